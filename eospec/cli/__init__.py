@@ -1,0 +1,1 @@
+"""The ``eospec`` command-line interface (click)."""

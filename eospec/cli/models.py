@@ -1,0 +1,87 @@
+"""``eospec models``: list the bundled models, their training data, licence and accuracy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..models.registry import get_model_metadata, list_models
+from .options import handle_errors
+
+__all__ = ["models_command", "describe_model"]
+
+
+def _training_data(metadata: dict[str, Any]) -> str:
+    entries = metadata.get("training_data", [])
+    parts = [f"{entry.get('name', '?')} (n={entry.get('n', '?')}, {entry.get('licence', '?')})"
+             for entry in entries]
+    return "; ".join(parts) if parts else "unknown"
+
+
+def _accuracy(metadata: dict[str, Any]) -> str:
+    cv = metadata.get("cross_validation", {})
+    if not cv:
+        return "not reported"
+    unit = metadata.get("unit", "")
+    text = (
+        f"RMSE {cv.get('rmse', float('nan')):.2f} {unit}, R2 {cv.get('r2', float('nan')):.2f}, "
+        f"RPIQ {cv.get('rpiq', float('nan')):.2f}"
+    )
+    if "n" in cv:
+        text += f" (n={cv['n']}, {cv.get('folds', '?')}-fold CV)"
+    return text
+
+
+def describe_model(name: str) -> str:
+    """A few lines describing a bundled model.
+
+    Args:
+        name: registry name, one of :func:`eospec.models.registry.list_models`.
+
+    Returns:
+        The description: property, unit, sensor and bands, training data, licence, CV accuracy.
+
+    Raises:
+        UnknownModelError: If ``name`` is not a bundled model.
+    """
+    metadata = get_model_metadata(name)
+    architecture = metadata.get("architecture", {})
+    hidden = architecture.get("hidden", [])
+    kind = "linear" if not hidden else "MLP " + "-".join(str(size) for size in hidden)
+    bands = metadata.get("band_wavelengths_nm", [])
+    band_text = f"{len(bands)} bands"
+    if bands:
+        band_text += f", {min(bands):.0f}-{max(bands):.0f} nm"
+    valid = metadata.get("valid_range")
+    lines = [
+        f"{name} (v{metadata.get('version', '?')}): {metadata.get('long_name', '')}",
+        f"  property:      {metadata.get('property', '?')} [{metadata.get('unit', '?')}]",
+        f"  sensor:        {metadata.get('sensor', '?')} ({band_text})",
+        f"  model:         {kind}, {architecture.get('transform', '?')}"
+        f"{' + SNV' if architecture.get('snv') else ''}",
+        f"  training data: {_training_data(metadata)}",
+        f"  licence:       {metadata.get('licence', '?')}",
+        f"  CV accuracy:   {_accuracy(metadata)}",
+    ]
+    if valid:
+        lines.append(f"  valid range:   {valid[0]:g}-{valid[1]:g} {metadata.get('unit', '')}")
+    return "\n".join(lines)
+
+
+@click.command("models")
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, default=False,
+              help="Print the full metadata as JSON (a list, one object per model).")
+@handle_errors
+def models_command(names: tuple[str, ...], as_json: bool) -> None:
+    """List the bundled models (or only NAMES) with their accuracy and licence."""
+    selected = list(names) or list_models()
+    if as_json:
+        click.echo(json.dumps([get_model_metadata(name) for name in selected], indent=1))
+        return
+    if not selected:
+        click.echo("No bundled models.")
+        return
+    click.echo("\n\n".join(describe_model(name) for name in selected))

@@ -1,0 +1,484 @@
+"""Streaming scene inference: a soil-property map (COG) from a hyperspectral scene.
+
+:func:`map_scene` reads the scene window by window (never the whole scene), runs a bundled
+per-pixel model on each window and writes a two-band float32 Cloud-Optimized GeoTIFF:
+
+- band 1 ``<property>`` (e.g. ``soc`` in g/kg), nodata ``-9999`` wherever band 2 is not 0;
+- band 2 ``mask_reason``: the :class:`eospec.masks.MaskReason` code of each pixel.
+
+Fast path. Windows arrive from GDAL as digital numbers (DN) of shape (B, H, W). The scene's
+gain/offset, the band selection (or SRF resampling) to the model's bands and the model's input
+standardisation are all linear, so they are folded into the model's first layer once
+(:func:`plan_bands`); each window is then one matrix product on the band axis of the raw DN
+(``W' @ DN``), with no transpose and no reflectance copy. Reading (GDAL decodes with several
+threads), computing and writing overlap: reader threads prefetch the next windows while the
+current one is computed. torchgeo is never imported here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+import rasterio
+from rasterio.windows import Window
+
+from .cog import atomic_output, check_output, qml_pseudocolor, translate_to_cog
+from .errors import AllNodataWarning, ModelBandsError, NotHyperspectralError
+from .io.scene import Scene, SceneInfo, open_scene
+from .masks import QUALITY_REASONS, MaskReason, SpectralMaskThresholds, classify, index_bands
+from .models.registry import load_model_file, resolve_model
+from .sensors import enmap, gaussian_srf_matrix
+
+if TYPE_CHECKING:
+    import torch
+
+    from .models.spectral import SpectralRegressor
+
+__all__ = ["BandPlan", "MapResult", "plan_bands", "fold_first_layer", "map_scene", "MAP_NODATA"]
+
+logger = logging.getLogger(__name__)
+
+#: Nodata value of the property band of every map.
+MAP_NODATA = -9999.0
+#: Pixels per matrix product: bounds the float32 copy of the DN to about 26 MB at 202 bands.
+_CHUNK_PIXELS = 32768
+
+
+@dataclass
+class BandPlan:
+    """How scene bands feed a model (computed from metadata only: no torch).
+
+    Attributes:
+        read_bands: 0-based scene bands to read, sorted, shape (R,).
+        matrix: float64 (B_model, R): model-band reflectance = matrix @ scene-band reflectance.
+        method: ``"selection"`` (nearest bands) or ``"srf"`` (Gaussian SRF resampling).
+        index_positions: position in ``read_bands`` of the green/red/NIR/SWIR-1 mask bands.
+    """
+
+    read_bands: npt.NDArray[np.int64]
+    matrix: npt.NDArray[np.float64]
+    method: str
+    index_positions: dict[str, int]
+
+
+def _model_fwhm(metadata: dict[str, Any]) -> np.ndarray:
+    given = metadata.get("band_fwhm_nm")
+    if given is not None:
+        return np.asarray(given, dtype=np.float64)
+    sensor = enmap()
+    wavelengths = np.asarray(metadata["band_wavelengths_nm"], dtype=np.float64)
+    nearest = np.abs(sensor.wavelengths_nm[None, :] - wavelengths[:, None]).argmin(1)
+    return sensor.fwhm_nm[nearest]
+
+
+def plan_bands(info: SceneInfo, metadata: dict[str, Any]) -> BandPlan:
+    """Match a scene's bands to a model's.
+
+    Each model band takes the nearest good scene band when one lies within
+    max(2 nm, FWHM / 4); otherwise all model bands are resampled from the scene's good bands with
+    Gaussian SRFs (:func:`eospec.sensors.gaussian_srf_matrix`), which needs a scene sampled at
+    least as finely as the model.
+
+    Args:
+        info: the scene's metadata.
+        metadata: the model's metadata (``band_wavelengths_nm``, optional ``band_fwhm_nm``).
+
+    Returns:
+        The :class:`BandPlan`.
+
+    Raises:
+        NotHyperspectralError: If the scene has too few bands or does not span the model's range.
+        ModelBandsError: If some model band cannot be formed from the scene's good bands.
+    """
+    name = metadata.get("name", "model")
+    model_wl = np.asarray(metadata["band_wavelengths_nm"], dtype=np.float64)
+    model_fwhm = _model_fwhm(metadata)
+    good = info.good_band_indices
+    scene_wl = info.wavelengths_nm[good]
+    needed = f"{model_wl.size} bands from {model_wl.min():.0f} to {model_wl.max():.0f} nm"
+    if good.size < 10 or scene_wl.min() > model_wl.min() + 30 or scene_wl.max() < model_wl.max() - 30:
+        raise NotHyperspectralError(
+            f"{info.path!r} has {info.count} bands ({info.wavelengths_nm.min():.0f}-"
+            f"{info.wavelengths_nm.max():.0f} nm) but the {name!r} model needs a hyperspectral "
+            f"bottom-of-atmosphere reflectance scene with {needed} (e.g. EnMAP L2A)"
+        )
+    distance = np.abs(scene_wl[None, :] - model_wl[:, None])
+    nearest = distance.argmin(axis=1)
+    tolerance = np.maximum(2.0, model_fwhm / 4.0)
+    if np.all(distance[np.arange(model_wl.size), nearest] <= tolerance) and np.unique(nearest).size == model_wl.size:
+        local = np.zeros((model_wl.size, good.size))
+        local[np.arange(model_wl.size), nearest] = 1.0
+        method = "selection"
+    else:
+        local = gaussian_srf_matrix(scene_wl, model_wl, model_fwhm)
+        missing = ~np.isfinite(local).all(axis=1)
+        if missing.any():
+            raise ModelBandsError(
+                f"The scene's good bands cannot form the {name!r} model's bands at "
+                f"{model_wl[missing][:5].round(1).tolist()} nm: the model needs {needed}"
+            )
+        local[np.abs(local) < 1e-6] = 0.0
+        method = "srf"
+    try:
+        mask_bands = index_bands(info.wavelengths_nm)
+    except ValueError as error:
+        raise NotHyperspectralError(f"{info.path!r}: {error}; the masks need bands near 560, 665, 865 and 1610 nm") from error
+    used = good[np.flatnonzero(np.any(local != 0, axis=0))]
+    read_bands = np.unique(np.concatenate([used, np.fromiter(mask_bands.values(), dtype=np.int64)]))
+    matrix = np.zeros((model_wl.size, read_bands.size))
+    position = {band: i for i, band in enumerate(read_bands.tolist())}
+    for column, band in enumerate(good.tolist()):
+        if band in position:
+            matrix[:, position[band]] = local[:, column]
+    return BandPlan(read_bands, matrix, method, {key: position[b] for key, b in mask_bands.items()})
+
+
+def fold_first_layer(plan: BandPlan, module: SpectralRegressor, info: SceneInfo) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The model's first layer acting directly on the scene's raw digital numbers.
+
+    Folds the DN-to-reflectance gain/offset, the band plan's matrix and the model's input
+    standardisation into one weight: ``W' = W diag(1/s) M diag(g)`` and
+    ``b' = b - W diag(1/s) mu + W diag(1/s) M o``.
+
+    Args:
+        plan: the band plan.
+        module: the model.
+        info: the scene's metadata (gain and offset).
+
+    Returns:
+        ``(weight, bias)``: float32 tensors of shapes (H1, R) and (H1,); None when the model's
+        preprocessing is not linear (absorbance or SNV), which then runs on reflectance.
+    """
+    import torch
+
+    if module.transform != "reflectance" or module.snv:
+        return None
+    weight, bias = module.folded_first_layer()
+    folded = weight.detach().double().numpy() @ plan.matrix
+    gain = info.gain[plan.read_bands]
+    offset = info.offset[plan.read_bands]
+    return (
+        torch.from_numpy(folded * gain[None, :]).float(),
+        torch.from_numpy(bias.detach().double().numpy() + folded @ offset).float(),
+    )
+
+
+@dataclass
+class MapResult:
+    """What :func:`map_scene` wrote.
+
+    Attributes:
+        path: the COG.
+        style_path: the QGIS style sidecar (``.qml``).
+        model: the model name.
+        unit: unit of band 1.
+        width: columns.
+        height: rows.
+        reason_counts: pixel count per mask reason name.
+        value_range: 2nd and 98th percentile of the valid values (NaN if none).
+        seconds: wall time of the run.
+        band_method: how scene bands fed the model (``selection`` or ``srf``).
+    """
+
+    path: Path
+    style_path: Path
+    model: str
+    unit: str
+    width: int
+    height: int
+    reason_counts: dict[str, int] = field(default_factory=dict)
+    value_range: tuple[float, float] = (float("nan"), float("nan"))
+    seconds: float = 0.0
+    band_method: str = ""
+
+    @property
+    def n_valid(self) -> int:
+        """Number of pixels with a value."""
+        return self.reason_counts.get("valid", 0)
+
+
+def _windows(info: SceneInfo, block: tuple[int, int], tile_size: int) -> list[Window]:
+    """Square-ish windows aligned to the file's internal blocks."""
+    block_h, block_w = block
+    step_w = max(block_w, (tile_size // block_w) * block_w) if block_w < info.width else info.width
+    step_h = max(block_h, (tile_size // block_h) * block_h) if block_h < info.height else tile_size
+    step_h = max(1, min(step_h, info.height))
+    return [
+        Window(col, row, min(step_w, info.width - col), min(step_h, info.height - row))
+        for row in range(0, info.height, step_h)
+        for col in range(0, info.width, step_w)
+    ]
+
+
+def _invalid_pixels(raw: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Invalid pixels of a (R, N) DN array: nodata in any band, zero in every band, non-finite."""
+    low = raw.min(axis=0)
+    high = raw.max(axis=0)
+    invalid = (low == 0) & (high == 0)
+    if np.issubdtype(raw.dtype, np.floating):
+        invalid |= ~np.isfinite(low) | ~np.isfinite(high)
+    if nodata is not None and not np.isnan(nodata):
+        if np.issubdtype(raw.dtype, np.integer) and nodata == np.iinfo(raw.dtype).min:
+            invalid |= low == nodata
+        elif np.issubdtype(raw.dtype, np.integer) and nodata == np.iinfo(raw.dtype).max:
+            invalid |= high == nodata
+        else:
+            for band in raw:
+                invalid |= band == nodata
+    return np.asarray(invalid)
+
+
+class _Reader:
+    """Reads windows of the scene bands in worker threads (one rasterio handle per thread)."""
+
+    def __init__(self, scene: Scene, bands: np.ndarray) -> None:
+        self.scene = scene
+        self.indexes = [int(b) + 1 for b in bands]
+        self.local = threading.local()
+        self.handles: list[Any] = []
+        self.lock = threading.Lock()
+
+    def _handles(self) -> tuple[Any, dict[str, Any]]:
+        if not hasattr(self.local, "dataset"):
+            self.local.dataset = rasterio.open(self.scene.info.raster_path)
+            self.local.masks = {name: rasterio.open(path) for name, path in self.scene.info.quality_masks.items()}
+            with self.lock:
+                self.handles += [self.local.dataset, *self.local.masks.values()]
+        return self.local.dataset, self.local.masks
+
+    def read(self, window: Window) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        dataset, masks = self._handles()
+        raw = dataset.read(self.indexes, window=window)
+        quality = {name: np.any(mask.read(window=window) != 0, axis=0) for name, mask in masks.items()}
+        return raw, quality
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.close()
+
+
+class _Prefetcher:
+    """Reads windows in order with up to ``depth`` reads running ahead; starts at construction.
+
+    Starting before torch is imported lets GDAL (which releases the GIL) decode the first
+    windows on one core while the import runs on the other.
+    """
+
+    def __init__(self, reader: _Reader, windows: list[Window], depth: int) -> None:
+        self.reader = reader
+        self.pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="eospec-read")
+        self.queue = iter(windows)
+        self.pending: deque[tuple[Window, Future[tuple[np.ndarray, dict[str, np.ndarray]]]]] = deque()
+        for window in self.queue:
+            self.pending.append((window, self.pool.submit(reader.read, window)))
+            if len(self.pending) >= depth:
+                break
+
+    def __iter__(self) -> Iterator[tuple[Window, tuple[np.ndarray, dict[str, np.ndarray]]]]:
+        while self.pending:
+            window, future = self.pending.popleft()
+            result = future.result()
+            following = next(self.queue, None)
+            if following is not None:
+                self.pending.append((following, self.pool.submit(self.reader.read, following)))
+            yield window, result
+
+    def close(self) -> None:
+        """Cancel reads not started and wait for running ones."""
+        for _, future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        self.reader.close()
+
+
+def _predict(
+    plan: BandPlan, module: SpectralRegressor, folded: tuple[torch.Tensor, torch.Tensor] | None, raw: np.ndarray, info: SceneInfo
+) -> np.ndarray:
+    """Model output for every pixel of a (R, N) DN array: float32 (n_outputs, N)."""
+    import torch
+
+    pixels = raw.shape[1]
+    out = np.empty((module.layers[-1].out_features, pixels), dtype=np.float32)
+    source = torch.from_numpy(raw)
+    gain = torch.from_numpy(info.gain[plan.read_bands].astype(np.float32))[:, None]
+    offset = torch.from_numpy(info.offset[plan.read_bands].astype(np.float32))[:, None]
+    matrix = torch.from_numpy(plan.matrix.astype(np.float32))
+    with torch.inference_mode():
+        for start in range(0, pixels, _CHUNK_PIXELS):
+            chunk = source[:, start : start + _CHUNK_PIXELS].float()
+            if folded is not None:
+                result = module.forward_band_major(chunk, *folded)
+            else:
+                reflectance = chunk.mul_(gain).add_(offset)
+                result = module.forward_band_major(matrix @ reflectance)
+            out[:, start : start + _CHUNK_PIXELS] = result.numpy()
+    return out
+
+
+def _progress(total: int, enabled: bool | None) -> Any:
+    from tqdm.auto import tqdm
+
+    show = sys.stderr.isatty() if enabled is None else enabled
+    return tqdm(total=total, unit="px", unit_scale=True, desc="mapping", disable=not show, leave=False)
+
+
+def map_scene(
+    scene: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    model: str = "soc",
+    *,
+    overwrite: bool = False,
+    tile_size: int = 256,
+    workers: int = 2,
+    wavelengths: str | os.PathLike[str] | npt.ArrayLike | None = None,
+    thresholds: SpectralMaskThresholds | None = None,
+    progress: bool | None = None,
+) -> MapResult:
+    """Map a soil property from a hyperspectral scene to a Cloud-Optimized GeoTIFF.
+
+    The output has the input's CRS, transform, width and height; band 1 is the property
+    (float32, nodata -9999, unit tag), band 2 the mask reason (module docstring). A QGIS style
+    ``<out stem>.qml`` beside it renders band 1 with a colour ramp. Both files are written to
+    temporary names and moved into place only when complete.
+
+    Args:
+        scene: DLR EnMAP L2A product (folder or zip), tagged GeoTIFF or ENVI cube.
+        out: the output ``.tif``.
+        model: a bundled model name (see :func:`eospec.models.list_models`).
+        overwrite: replace an existing output.
+        tile_size: window side in pixels (rounded to the file's internal blocks); memory grows
+            with its square, not with the scene.
+        workers: reader threads that prefetch windows (at least 1).
+        wavelengths: band centres for scenes that lack them (CSV path or array in nm).
+        thresholds: thresholds of the vegetation/water/dark tests.
+        progress: show a progress bar; None shows it on a terminal only.
+
+    Returns:
+        A :class:`MapResult` summary.
+
+    Raises:
+        OutputExistsError: If ``out`` exists and ``overwrite`` is false.
+        OutputNotWritableError: If the output folder is missing or not writable.
+        UnknownModelError: If ``model`` is not bundled.
+        SceneNotFoundError: If the scene does not exist.
+        NotARasterError: If the scene is not a raster.
+        MissingWavelengthsError: If the scene has no wavelengths and none were given.
+        MissingCRSError: If the scene has no CRS.
+        NotHyperspectralError: If the scene's bands cannot feed the model.
+        ValueError: If ``tile_size`` or ``workers`` is not positive.
+    """
+    started = time.perf_counter()
+    if tile_size < 16:
+        raise ValueError(f"Invalid tile_size: {tile_size!r}. Must be at least 16 pixels")
+    if workers < 1:
+        raise ValueError(f"Invalid workers: {workers!r}. Must be at least 1")
+    target = check_output(out, overwrite)
+    metadata, weights_path = resolve_model(model)
+    unit = str(metadata.get("unit", ""))
+    limits = thresholds or SpectralMaskThresholds()
+    valid_low, valid_high = (float(v) for v in metadata.get("valid_range", (-np.inf, np.inf)))
+    counts = np.zeros(len(MaskReason), dtype=np.int64)
+    edges = np.linspace(valid_low if np.isfinite(valid_low) else 0.0, valid_high if np.isfinite(valid_high) else 1000.0, 2001)
+    histogram = np.zeros(edges.size - 1, dtype=np.int64)
+    style_path = target.with_suffix(".qml")
+    profile: dict[str, Any] = {"driver": "GTiff", "count": 2, "dtype": "float32", "nodata": MAP_NODATA,
+                               "tiled": True, "blockxsize": 256, "blockysize": 256, "bigtiff": "IF_SAFER"}
+    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=64), open_scene(scene, wavelengths=wavelengths) as opened:
+        info = opened.info
+        plan = plan_bands(info, metadata)
+        windows = _windows(info, opened.dataset.block_shapes[0], tile_size)
+        gain = info.gain[plan.read_bands].astype(np.float32)
+        offset = info.offset[plan.read_bands].astype(np.float32)
+        profile.update(width=info.width, height=info.height, crs=info.crs, transform=info.transform)
+        with atomic_output(target) as cog_path, atomic_output(target, suffix=".stage.tif") as stage_path:
+            # Reading starts now, so that GDAL decodes while torch is imported below.
+            prefetcher = _Prefetcher(_Reader(opened, plan.read_bands), windows, workers)
+            bar = _progress(info.width * info.height, progress)
+            try:
+                module = load_model_file(metadata, weights_path)
+                folded = fold_first_layer(plan, module, info)
+                with rasterio.open(stage_path, "w", **profile) as stage:
+                    for window, (raw, quality) in prefetcher:
+                        height, width = int(window.height), int(window.width)
+                        flat = raw.reshape(raw.shape[0], -1)
+                        bands = {key: flat[pos].astype(np.float32) * gain[pos] + offset[pos] for key, pos in plan.index_positions.items()}
+                        reason = classify(bands["green"], bands["red"], bands["nir"], bands["swir1"], limits)
+                        reason_2d = reason.reshape(height, width)
+                        for name, flags in quality.items():
+                            code = QUALITY_REASONS.get(name, MaskReason.CLOUD)
+                            reason_2d[flags & ((reason_2d == 0) | (reason_2d > code))] = code
+                        reason[_invalid_pixels(flat, info.nodata)] = MaskReason.NODATA
+                        prediction = _predict(plan, module, folded, flat, info)[0]
+                        reason[(reason == 0) & ~((prediction >= valid_low) & (prediction <= valid_high))] = MaskReason.OUT_OF_RANGE
+                        values = np.where(reason == 0, prediction, np.float32(MAP_NODATA)).astype(np.float32)
+                        histogram += np.histogram(values[reason == 0], bins=edges)[0]
+                        counts += np.bincount(reason, minlength=len(MaskReason))
+                        stage.write(values.reshape(1, height, width), window=window, indexes=[1])
+                        stage.write(reason.astype(np.float32).reshape(1, height, width), window=window, indexes=[2])
+                        bar.update(height * width)
+                    _describe(stage, metadata, unit, info)
+            finally:
+                bar.close()
+                prefetcher.close()
+            translate_to_cog(stage_path, cog_path)
+            reason_names = {member.name.lower(): int(counts[member]) for member in MaskReason}
+            value_range = _percentiles(histogram, edges)
+            low, high = value_range if np.all(np.isfinite(value_range)) else (max(valid_low, 0.0), min(valid_high, 100.0))
+            with atomic_output(style_path) as qml_temp:
+                qml_temp.write_text(qml_pseudocolor(low, high, str(metadata.get("property", model)).upper(), unit))
+    if reason_names["valid"] == 0:
+        warnings.warn(
+            f"No pixel of {str(scene)!r} received a value (mask reasons: "
+            f"{ {k: v for k, v in reason_names.items() if v} }); the map is all nodata",
+            AllNodataWarning,
+            stacklevel=2,
+        )
+    return MapResult(
+        path=target, style_path=style_path, model=str(metadata.get("name", model)), unit=unit, width=info.width,
+        height=info.height, reason_counts=reason_names, value_range=value_range,
+        seconds=time.perf_counter() - started, band_method=plan.method,
+    )
+
+
+def _percentiles(histogram: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
+    total = histogram.sum()
+    if total == 0:
+        return float("nan"), float("nan")
+    cumulative = np.cumsum(histogram) / total
+    centres = (edges[:-1] + edges[1:]) / 2
+    return float(centres[np.searchsorted(cumulative, 0.02)]), float(centres[min(np.searchsorted(cumulative, 0.98), centres.size - 1)])
+
+
+def _describe(stage: Any, meta: dict[str, Any], unit: str, info: SceneInfo) -> None:
+    """Band names, units and provenance tags of the map."""
+    prop = str(meta.get("property", meta.get("name", "value")))
+    stage.set_band_description(1, prop)
+    stage.set_band_description(2, "mask_reason")
+    stage.units = (unit, "")
+    stage.update_tags(1, long_name=str(meta.get("long_name", prop)), units=unit, valid_range=str(meta.get("valid_range", "")))
+    legend = "; ".join(f"{code}={name}" for code, name in MaskReason.legend().items())
+    stage.update_tags(2, long_name="reason the pixel has no value (0 = valid)", legend=legend)
+    stage.update_tags(
+        model=str(meta.get("name", "")),
+        model_version=str(meta.get("version", "")),
+        source_scene=info.scene_id,
+        source_path=str(info.path),
+        acquisition_time=info.acquisition_time.isoformat() if info.acquisition_time else "",
+        software="eospec",
+        mask_reason_legend=legend,
+    )

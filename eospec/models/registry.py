@@ -1,0 +1,170 @@
+"""Registry of the models bundled with eospec (plain dicts with ``get_*``/``list_*`` helpers).
+
+Each bundled model is a pair of files in ``eospec/models/weights/``: ``<name>.json`` (metadata)
+and the weights file it names (a ``state_dict`` saved by ``torch.save``, loaded with
+``weights_only=True`` so that no pickled code runs). The metadata keys are:
+
+``name``, ``version``, ``description``, ``property`` (e.g. ``"soc"``), ``long_name``, ``unit``
+(e.g. ``"g/kg"``), ``sensor``, ``band_wavelengths_nm`` (the model's B input bands),
+``input`` (what the model expects, e.g. bottom-of-atmosphere reflectance 0-1),
+``architecture`` (``{"type": "spectral_regressor", "hidden": [...], "n_outputs": 1,
+"transform": ..., "snv": ...}``), ``preprocessing`` (text), ``valid_range`` ([min, max] in
+``unit``: predictions outside are flagged), ``training_data`` (list of {name, n, licence,
+source}), ``licence``, ``cross_validation`` ({rmse, r2, rpiq, n, folds, scheme}), ``weights``
+(file name) and ``recipe`` (the command that rebuilds it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UnknownModelError
+
+if TYPE_CHECKING:
+    from .spectral import SpectralRegressor
+
+__all__ = ["BundledModel", "list_models", "get_model", "get_model_metadata", "load_model_file", "resolve_model"]
+
+_WEIGHTS_PACKAGE = "eospec.models.weights"
+
+
+@dataclass
+class BundledModel:
+    """A loaded model with its metadata.
+
+    Attributes:
+        name: registry name.
+        module: the model, in eval mode, on the CPU.
+        metadata: the metadata dictionary (see the module docstring).
+        band_wavelengths_nm: the B input band centres in nm.
+    """
+
+    name: str
+    module: SpectralRegressor
+    metadata: dict[str, Any]
+    band_wavelengths_nm: list[float] = field(default_factory=list)
+
+    @property
+    def unit(self) -> str:
+        """Unit of the predicted property, e.g. ``"g/kg"``."""
+        return str(self.metadata.get("unit", ""))
+
+
+def _weights_folder() -> Path:
+    return Path(str(resources.files(_WEIGHTS_PACKAGE)))
+
+
+@functools.cache
+def _catalogue() -> dict[str, Path]:
+    return {path.stem: path for path in sorted(_weights_folder().glob("*.json"))}
+
+
+def list_models() -> list[str]:
+    """Names of the bundled models, sorted.
+
+    Returns:
+        The registry names, e.g. ``["soc"]``.
+    """
+    return list(_catalogue())
+
+
+def get_model_metadata(name: str) -> dict[str, Any]:
+    """Metadata of a bundled model, without loading its weights.
+
+    Args:
+        name: registry name, one of :func:`list_models`.
+
+    Returns:
+        The metadata dictionary.
+
+    Raises:
+        UnknownModelError: If ``name`` is not a bundled model.
+    """
+    catalogue = _catalogue()
+    if name not in catalogue:
+        raise UnknownModelError(
+            f"Unknown model: {name!r}. Must be one of {list(catalogue)} (see 'eospec models')"
+        )
+    metadata: dict[str, Any] = json.loads(catalogue[name].read_text())
+    return metadata
+
+
+def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralRegressor:
+    """Build a :class:`SpectralRegressor` from metadata and load its weights safely.
+
+    Args:
+        metadata: the model's metadata (``architecture`` and ``band_wavelengths_nm`` are used).
+        weights_path: the ``state_dict`` file written by ``torch.save``.
+
+    Returns:
+        The model in eval mode.
+
+    Raises:
+        ValueError: If the architecture type is unknown.
+        FileNotFoundError: If the weights file is missing.
+    """
+    import torch
+
+    from .spectral import SpectralRegressor
+
+    architecture = metadata["architecture"]
+    if architecture.get("type") != "spectral_regressor":
+        raise ValueError(f"Unknown architecture type: {architecture.get('type')!r}")
+    module = SpectralRegressor(
+        n_bands=len(metadata["band_wavelengths_nm"]),
+        hidden=tuple(architecture.get("hidden", ())),
+        n_outputs=int(architecture.get("n_outputs", 1)),
+        transform=architecture.get("transform", "reflectance"),
+        snv=bool(architecture.get("snv", False)),
+    )
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    module.load_state_dict(state)
+    return module.eval()
+
+
+def resolve_model(name: str) -> tuple[dict[str, Any], Path]:
+    """Metadata and weights path of a bundled model or of a model ``.json`` file (no torch import).
+
+    Args:
+        name: registry name, one of :func:`list_models`, or the path of a model's ``.json``
+            metadata file (its ``weights`` entry is resolved relative to that file), e.g. a model
+            trained with a recipe.
+
+    Returns:
+        ``(metadata, weights_path)``.
+
+    Raises:
+        UnknownModelError: If ``name`` is neither a bundled model nor an existing ``.json`` file.
+    """
+    if name.endswith(".json"):
+        path = Path(name)
+        if not path.is_file():
+            raise UnknownModelError(f"Model file not found: {name!r}. Give a bundled model name or a model .json")
+        metadata: dict[str, Any] = json.loads(path.read_text())
+        metadata.setdefault("name", path.stem)
+        return metadata, path.parent / metadata["weights"]
+    metadata = get_model_metadata(name)
+    return metadata, _weights_folder() / metadata["weights"]
+
+
+def get_model(name: str) -> BundledModel:
+    """Load a bundled model, or a model from a metadata file.
+
+    Args:
+        name: see :func:`resolve_model`.
+
+    Returns:
+        The model and its metadata.
+
+    Raises:
+        UnknownModelError: If ``name`` is neither a bundled model nor an existing ``.json`` file.
+    """
+    metadata, weights = resolve_model(name)
+    module = load_model_file(metadata, weights)
+    label = name if not name.endswith(".json") else str(metadata["name"])
+    return BundledModel(label, module, metadata, [float(w) for w in metadata["band_wavelengths_nm"]])
