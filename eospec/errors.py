@@ -18,6 +18,7 @@ __all__ = [
     "OutputNotWritableError",
     "UnknownModelError",
     "ModelBandsError",
+    "DataPackageMissingError",
     "AllNodataWarning",
 ]
 
@@ -64,6 +65,10 @@ class UnknownModelError(EospecError, KeyError):
 
 class ModelBandsError(EospecError, ValueError):
     """A scene whose wavelengths do not cover the bands a model needs."""
+
+
+class DataPackageMissingError(EospecError, ImportError):
+    """An optional package that holds real spectra (LimeSoDa, earthlib) is not installed."""
 
 
 class AllNodataWarning(UserWarning):

@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import EospecError, OutputExistsError, OutputNotWritableError
+from .errors import DataPackageMissingError, OutputExistsError, OutputNotWritableError
 from .sensors import enmap, gaussian_srf_matrix, nearest_band, resample
 
 __all__ = [
@@ -181,8 +181,10 @@ _SOURCES: list[dict[str, str]] = [
 ]
 
 
-class DataPackageMissingError(EospecError, ImportError):
-    """LimeSoDa or earthlib, which hold the real spectra of the simulation, are not installed."""
+_LICENCE = (
+    "derived from LimeSoDa soil spectra (CC BY-SA 4.0: share alike, attribute Schmidinger et al. "
+    "2025) and earthlib spectra (MIT)"
+)
 
 
 @dataclass
@@ -264,6 +266,7 @@ class _Library:
     vegetation_names: list[str]
     litter: FloatArray
     litter_names: list[str]
+    litter_origins: list[str]
     water: FloatArray
 
 
@@ -436,6 +439,7 @@ def _load_library() -> _Library:
         vegetation_names=[names[i] for i in canopy[keep]],
         litter=litter_spectra[litter_keep],
         litter_names=[names[i] for i in litter[litter_keep]],
+        litter_origins=[f"{metadata['SOURCE'][i]}: {metadata['NOTES'][i]}" for i in litter[litter_keep]],
         water=_to_enmap(_GRID_NM, water_reflectance(_GRID_NM)[None, :])[0],
     )
 
@@ -649,6 +653,7 @@ def _write_scene(
             processing_level="L2A (simulated bottom-of-atmosphere reflectance)",
             reflectance_unit="reflectance x 10000",
             seed=str(seed),
+            licence=_LICENCE,
         )
         for band in range(sensor.n_bands):
             wavelength = float(sensor.wavelengths_nm[band])
@@ -742,6 +747,7 @@ def _truth_table(
             entry["vegetation_spectrum"] = library.vegetation_names[record.vegetation]
         if record.litter >= 0:
             entry["litter_spectrum"] = library.litter_names[record.litter]
+            entry["litter_origin"] = library.litter_origins[record.litter]
         fields.append(entry)
     snr_values = np.asarray(snr, dtype=np.float64)
     return {
@@ -765,6 +771,7 @@ def _truth_table(
             "(van Bemmelen)"
         ),
         "held_out_fold": HELD_OUT_FOLD,
+        "licence": _LICENCE,
         "fields": fields,
         "sources": _SOURCES,
     }
@@ -794,7 +801,7 @@ def simulate_scene(
         out: the scene GeoTIFF to write, e.g. ``scene.tif``; ``<stem>_truth.tif`` and
             ``<stem>_truth.json`` are written beside it.
         size: width and height in pixels (30 m), 16 to 2048.
-        seed: seed of the layout, the choice of spectra and the noise.
+        seed: seed (>= 0) of the layout, the choice of spectra and the noise.
         snr: signal-to-noise ratio at reflectance 0.3: a number for all bands, a
             ``(VNIR, SWIR)`` pair (bands 1-91, 92-224) or 224 values; ``inf`` for no noise.
         overwrite: replace existing outputs.
@@ -803,7 +810,7 @@ def simulate_scene(
         The paths written and a summary of the scene.
 
     Raises:
-        ValueError: If ``size`` or ``snr`` is out of range.
+        ValueError: If ``size``, ``seed`` or ``snr`` is out of range.
         OutputExistsError: If an output exists and ``overwrite`` is false.
         OutputNotWritableError: If the output folder is missing or not writable.
         DataPackageMissingError: If LimeSoDa or earthlib is not installed.
@@ -811,6 +818,8 @@ def simulate_scene(
     start = time.perf_counter()
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not MIN_SIZE <= size <= MAX_SIZE:
         raise ValueError(f"size must be a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, got {size!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative whole number, got {seed!r}")
     size, seed = int(size), int(seed)
     sigma = _noise_sigma(snr)
     scene = Path(out)

@@ -268,6 +268,12 @@ def test_bad_size(tmp_path, size):
         simulate_scene(tmp_path / "scene.tif", size=size)
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5])
+def test_bad_seed(tmp_path, seed):
+    with pytest.raises(ValueError, match="seed must be"):
+        simulate_scene(tmp_path / "scene.tif", size=16, seed=seed)
+
+
 @pytest.mark.parametrize("snr", [0, -1, (400, 150, 100), float("nan")])
 def test_bad_snr(tmp_path, snr):
     with pytest.raises(ValueError, match="snr must"):

@@ -18,7 +18,10 @@ from .options import handle_errors, overwrite_option
     "--size", default=64, show_default=True, type=click.IntRange(min=16, max=2048),
     help="Width and height in 30 m pixels.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (layout, spectra, noise).")
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(min=0),
+    help="Random seed (layout, spectra, noise).",
+)
 @click.option(
     "--snr", nargs=2, type=click.FloatRange(min=0, min_open=True), default=(400.0, 150.0),
     show_default=True, metavar="VNIR SWIR",

@@ -27,6 +27,7 @@ output), so that every spectrum is a measured one, not a blend of neighbours and
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import re
@@ -112,8 +113,8 @@ class EnMAPL2A(EnMAP):
     """
 
     #: Files searched in folders. Narrow it (here or with ``filename_glob=``) to skip other
-    #: rasters, e.g. ``"ENMAP*SPECTRAL_IMAGE*"`` or ``"enmap_potsdam_tile_*.tif"``. Zips in
-    #: folders are always opened as DLR products.
+    #: rasters, e.g. ``"ENMAP*SPECTRAL_IMAGE*"`` or ``"enmap_potsdam_tile_*.tif"``. A zip in a
+    #: folder is opened as a DLR product when its name or its spectral image's name matches.
     filename_glob = "*"
 
     #: Raster files: GeoTIFF or ENVI, not the DLR side files (quality layers, XML, quicklooks).
@@ -229,6 +230,9 @@ class EnMAPL2A(EnMAP):
                 warnings.warn(f"Skipping {archive!r}: {error}", UserWarning, stacklevel=3)
                 continue
             if product is None or product.scene_id in files:
+                continue
+            names = (os.path.basename(archive), os.path.basename(product.spectral_image))
+            if not any(fnmatch.fnmatch(name, self.filename_glob) for name in names):
                 continue
             info = self._from_product(product)
             if info is not None:

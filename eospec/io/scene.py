@@ -312,10 +312,14 @@ class Scene:
         invalid = ~np.any(values != 0, axis=0)
         nodata = self.info.nodata
         if nodata is not None:
-            if np.isnan(nodata):
-                invalid |= np.any(np.isnan(values), axis=0)
+            missing = np.isnan(values) if np.isnan(nodata) else values == nodata
+            # A band that is nodata in every pixel of the window is an unflagged bad band (e.g.
+            # the water-vapour bands of a file without 'bbl' tags): it must not blank the pixels.
+            empty_band = missing.reshape(missing.shape[0], -1).all(axis=1)
+            if empty_band.all():
+                invalid |= True
             else:
-                invalid |= np.any(values == nodata, axis=0)
+                invalid |= np.any(missing[~empty_band], axis=0)
         if np.issubdtype(values.dtype, np.floating):
             invalid |= ~np.all(np.isfinite(values), axis=0)
         return invalid
@@ -415,11 +419,12 @@ def open_scene(
     scene_id = given.stem
     acquisition: datetime | None = None
     raster_path = str(given)
-    product = _resolve_dlr(given) if (given.is_dir() or given.suffix.lower() == ".zip") else None
+    is_product_file = given.is_file() and bool(re.search(r"SPECTRAL_IMAGE|-METADATA\.XML$", given.name, flags=re.I))
+    product = _resolve_dlr(given) if (given.is_dir() or given.suffix.lower() == ".zip" or is_product_file) else None
     if product is not None:
         raster_path = product.spectral_image
         spectral = _Spectral(
-            product.wavelengths_nm, product.fwhm_nm, None, product.gains, product.offsets,
+            product.wavelengths_nm, product.fwhm_nm, product.bad_bands, product.gains, product.offsets,
             "DLR METADATA.XML gain/offset", product.nodata,
         )
         quality, scene_id, acquisition = product.quality_masks, product.scene_id, product.acquisition_start

@@ -1,0 +1,43 @@
+"""Tests of ``eospec models``."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from eospec.cli.main import cli
+
+
+def test_models_lists_soc():
+    result = CliRunner().invoke(cli, ["models"])
+    assert result.exit_code == 0, result.output
+    assert "soc" in result.output
+    assert "g/kg" in result.output
+    assert "soil organic carbon" in result.output
+    assert "CC BY-SA 4.0" in result.output
+    assert "RMSE" in result.output and "RPIQ" in result.output
+
+
+def test_models_json_parses():
+    result = CliRunner().invoke(cli, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    models = json.loads(result.output)
+    assert isinstance(models, list)
+    soc = next(model for model in models if model["name"] == "soc")
+    assert soc["unit"] == "g/kg"
+    assert len(soc["band_wavelengths_nm"]) > 0
+
+
+def test_models_named():
+    result = CliRunner().invoke(cli, ["models", "soc", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [model["name"] for model in json.loads(result.output)] == ["soc"]
+
+
+def test_unknown_model_is_a_one_line_error():
+    result = CliRunner().invoke(cli, ["models", "nope"])
+    assert result.exit_code == 2
+    assert "Unknown model: 'nope'" in result.output
+    assert "soc" in result.output
+    assert "Traceback" not in result.output
