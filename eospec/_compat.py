@@ -155,6 +155,7 @@ def ensure_torchvision_ops() -> _Status:
     global _status
     if _status is not None:
         return _status
+    _remove_hook()  # find_spec below would otherwise re-enter through the hook
     if importlib.util.find_spec("torchvision") is None:
         _status = "absent"
     elif _load_extension():

@@ -89,10 +89,11 @@ def _model_fwhm(metadata: dict[str, Any]) -> np.ndarray:
 def plan_bands(info: SceneInfo, metadata: dict[str, Any]) -> BandPlan:
     """Match a scene's bands to a model's.
 
-    Each model band takes the nearest good scene band when one lies within
-    max(2 nm, FWHM / 4); otherwise all model bands are resampled from the scene's good bands with
-    Gaussian SRFs (:func:`eospec.sensors.gaussian_srf_matrix`), which needs a scene sampled at
-    least as finely as the model.
+    Each model band takes the nearest good scene band when one lies within max(2 nm, FWHM / 4);
+    the other model bands are resampled from the scene's good bands with Gaussian SRFs
+    (:func:`eospec.sensors.gaussian_srf_matrix`, model FWHM), which is faithful when the scene is
+    sampled at least as finely as the model. A band at the edge of the scene's range whose
+    response the scene does not cover takes the nearest band within one FWHM.
 
     Args:
         info: the scene's metadata.
@@ -119,21 +120,29 @@ def plan_bands(info: SceneInfo, metadata: dict[str, Any]) -> BandPlan:
         )
     distance = np.abs(scene_wl[None, :] - model_wl[:, None])
     nearest = distance.argmin(axis=1)
-    tolerance = np.maximum(2.0, model_fwhm / 4.0)
-    if np.all(distance[np.arange(model_wl.size), nearest] <= tolerance) and np.unique(nearest).size == model_wl.size:
-        local = np.zeros((model_wl.size, good.size))
-        local[np.arange(model_wl.size), nearest] = 1.0
-        method = "selection"
-    else:
-        local = gaussian_srf_matrix(scene_wl, model_wl, model_fwhm)
-        missing = ~np.isfinite(local).all(axis=1)
+    nearest_distance = distance[np.arange(model_wl.size), nearest]
+    selected = nearest_distance <= np.maximum(2.0, model_fwhm / 4.0)
+    local = np.zeros((model_wl.size, good.size))
+    local[np.flatnonzero(selected), nearest[selected]] = 1.0
+    method = "selection"
+    if not selected.all():
+        method = "srf"
+        resampled = gaussian_srf_matrix(scene_wl, model_wl[~selected], model_fwhm[~selected])
+        # A band at the edge of the scene's range whose response is not covered falls back on the
+        # nearest scene band when that lies within one FWHM.
+        uncovered = ~np.isfinite(resampled).all(axis=1)
+        edge = uncovered & (nearest_distance[~selected] <= model_fwhm[~selected])
+        rows = np.flatnonzero(~selected)
+        resampled[edge] = 0.0
+        resampled[np.flatnonzero(edge), nearest[rows[edge]]] = 1.0
+        missing = uncovered & ~edge
         if missing.any():
             raise ModelBandsError(
                 f"The scene's good bands cannot form the {name!r} model's bands at "
-                f"{model_wl[missing][:5].round(1).tolist()} nm: the model needs {needed}"
+                f"{model_wl[rows[missing]][:5].round(1).tolist()} nm: the model needs {needed}"
             )
-        local[np.abs(local) < 1e-6] = 0.0
-        method = "srf"
+        resampled[np.abs(resampled) < 1e-6] = 0.0
+        local[rows] = resampled
     try:
         mask_bands = index_bands(info.wavelengths_nm)
     except ValueError as error:

@@ -177,9 +177,7 @@ def to_enmap(wavelengths_nm: npt.ArrayLike, reflectance: npt.ArrayLike) -> Float
 
 def _check_range(name: str, first: float, last: float) -> None:
     if first > COVERAGE_NM[0] + 1 or last < COVERAGE_NM[1]:
-        raise ValueError(
-            f"{name} covers {first}-{last} nm, not {COVERAGE_NM[0]}-{COVERAGE_NM[1]} nm: exclude it"
-        )
+        raise ValueError(f"{name} covers {first}-{last} nm, not {COVERAGE_NM[0]}-{COVERAGE_NM[1]} nm: exclude it")
 
 
 def load_limesoda(name: str) -> LabSet:
@@ -386,8 +384,9 @@ def _standardise(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     return mean, np.where(scale > 1e-12, scale, 1.0)
 
 
-def _linear_module(candidate: Candidate, mean: FloatArray, scale: FloatArray, weight: FloatArray,
-                   bias: float) -> SpectralRegressor:
+def _linear_module(
+    candidate: Candidate, mean: FloatArray, scale: FloatArray, weight: FloatArray, bias: float
+) -> SpectralRegressor:
     module = SpectralRegressor(mean.size, (), 1, candidate.transform, candidate.snv)  # type: ignore[arg-type]
     with torch.no_grad():
         module.input_mean.copy_(torch.from_numpy(mean))
@@ -422,9 +421,15 @@ def _pls_path(x_train: FloatArray, y_train: FloatArray, x_test: FloatArray, max_
     return out
 
 
-def fit_plsr(candidate: Candidate, reflectance: FloatArray, soc: FloatArray,
-             folds: npt.NDArray[np.int64], settings: Settings, seed: int,
-             tune_reflectance: FloatArray) -> Fitted:
+def fit_plsr(
+    candidate: Candidate,
+    reflectance: FloatArray,
+    soc: FloatArray,
+    folds: npt.NDArray[np.int64],
+    settings: Settings,
+    seed: int,
+    tune_reflectance: FloatArray,
+) -> Fitted:
     """PLSR (sklearn ``PLSRegression``), components chosen by inner CV on ``folds``.
 
     The inner CV predicts ``tune_reflectance`` (the spectra with EnMAP-like noise, or the
@@ -438,7 +443,7 @@ def fit_plsr(candidate: Candidate, reflectance: FloatArray, soc: FloatArray,
     for train, test in _inner_folds(folds):
         path = _pls_path(x[train], soc[train], x_tune[test], settings.max_components)
         sse[: path.shape[1]] += np.sum((path - soc[test, None]) ** 2, axis=0)
-        sse[path.shape[1]:] = np.inf
+        sse[path.shape[1] :] = np.inf
     n_components = int(np.argmin(sse)) + 1
     mean, scale = _standardise(x)
     pls = PLSRegression(n_components=n_components, scale=False).fit((x - mean) / scale, soc)
@@ -453,8 +458,9 @@ def fit_plsr(candidate: Candidate, reflectance: FloatArray, soc: FloatArray,
     return Fitted(predict, module, {"n_components": n_components})
 
 
-def _ridge_path(x_train: FloatArray, y_train: FloatArray, x_test: FloatArray,
-                alphas: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _ridge_path(
+    x_train: FloatArray, y_train: FloatArray, x_test: FloatArray, alphas: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Ridge on standardised features for many penalties from one eigendecomposition.
 
     Returns:
@@ -468,9 +474,15 @@ def _ridge_path(x_train: FloatArray, y_train: FloatArray, x_test: FloatArray,
     return ((x_test - mean) / scale) @ coefs + y_train.mean(), coefs, mean, scale
 
 
-def fit_ridge(candidate: Candidate, reflectance: FloatArray, soc: FloatArray,
-              folds: npt.NDArray[np.int64], settings: Settings, seed: int,
-              tune_reflectance: FloatArray) -> Fitted:
+def fit_ridge(
+    candidate: Candidate,
+    reflectance: FloatArray,
+    soc: FloatArray,
+    folds: npt.NDArray[np.int64],
+    settings: Settings,
+    seed: int,
+    tune_reflectance: FloatArray,
+) -> Fitted:
     """Ridge regression on standardised features, penalty chosen by inner CV on ``folds``."""
     x = features(reflectance, candidate.transform, candidate.snv)
     x_tune = features(tune_reflectance, candidate.transform, candidate.snv)
@@ -493,14 +505,21 @@ def fit_ridge(candidate: Candidate, reflectance: FloatArray, soc: FloatArray,
     return Fitted(predict, module, {"alpha_over_n": float(relative[best])})
 
 
-def train_mlp(candidate: Candidate, reflectance: FloatArray, soc: FloatArray, settings: Settings,
-              seed: int, tune_reflectance: FloatArray,
-              epochs: int | None = None) -> tuple[SpectralRegressor, int]:
+def train_mlp(
+    candidate: Candidate,
+    reflectance: FloatArray,
+    soc: FloatArray,
+    settings: Settings,
+    seed: int,
+    tune_reflectance: FloatArray,
+    epochs: int | None = None,
+) -> tuple[SpectralRegressor, int]:
     """Train a :class:`SpectralRegressor` MLP with AdamW on MSE and EnMAP-like input noise.
 
     Without ``epochs``, 10 % of the spectra (random, seeded; taken from ``tune_reflectance``,
-    i.e. with EnMAP-like noise when enabled) are kept for validation and training stops ``patience`` epochs after the best validation RMSE (that state is kept);
-    with ``epochs``, all spectra train for that many epochs.
+    i.e. with EnMAP-like noise when enabled) are kept for validation and training stops
+    ``patience`` epochs after the best validation RMSE (that state is kept); with ``epochs``,
+    all spectra train for that many epochs.
 
     Returns:
         The module (in eval mode, SOC in g/kg out) and the number of epochs it trained.
@@ -524,15 +543,14 @@ def train_mlp(candidate: Candidate, reflectance: FloatArray, soc: FloatArray, se
     y_train = torch.from_numpy((soc[train] - y_mean) / y_scale).float()
     r_val = torch.from_numpy(tune_reflectance[val]).float()
     sigma = torch.from_numpy(enmap_noise_sigma()).float()
-    optimiser = torch.optim.AdamW(module.parameters(), lr=settings.learning_rate,
-                                  weight_decay=settings.weight_decay)
+    optimiser = torch.optim.AdamW(module.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     best_rmse, best_epoch, best_state = math.inf, 0, None
     max_epochs = epochs if epochs is not None else settings.max_epochs
     for epoch in range(1, max_epochs + 1):
         module.train()
         order = torch.randperm(r_train.shape[0])
         for start in range(0, order.numel(), settings.batch_size):
-            batch = order[start: start + settings.batch_size]
+            batch = order[start : start + settings.batch_size]
             inputs = r_train[batch]
             if settings.noise:
                 inputs = inputs + torch.randn_like(inputs) * sigma
@@ -566,12 +584,18 @@ def _module_predict(module: SpectralRegressor, reflectance: FloatArray) -> Float
         return module(torch.from_numpy(reflectance).float())[:, 0].double().numpy()
 
 
-def fit_mlp(candidate: Candidate, reflectance: FloatArray, soc: FloatArray,
-            folds: npt.NDArray[np.int64], settings: Settings, seed: int,
-            tune_reflectance: FloatArray, epochs: int | None = None) -> Fitted:
+def fit_mlp(
+    candidate: Candidate,
+    reflectance: FloatArray,
+    soc: FloatArray,
+    folds: npt.NDArray[np.int64],
+    settings: Settings,
+    seed: int,
+    tune_reflectance: FloatArray,
+    epochs: int | None = None,
+) -> Fitted:
     """MLP trained with early stopping, or for a fixed number of epochs."""
-    module, trained = train_mlp(candidate, reflectance, soc, settings, seed, tune_reflectance,
-                                epochs)
+    module, trained = train_mlp(candidate, reflectance, soc, settings, seed, tune_reflectance, epochs)
     return Fitted(lambda r: _module_predict(module, r), module, {"epochs": trained})
 
 
@@ -593,8 +617,9 @@ class Pool:
     dataset: npt.NDArray[np.str_]
 
 
-def cross_validate(candidate: Candidate, pool: Pool, settings: Settings, seed: int,
-                   noisy: FloatArray) -> dict[str, Any]:
+def cross_validate(
+    candidate: Candidate, pool: Pool, settings: Settings, seed: int, noisy: FloatArray
+) -> dict[str, Any]:
     """Out-of-fold predictions of a candidate over the 9 pooled folds and their metrics."""
     oof = np.empty(pool.soc.size)
     oof_noisy = np.empty(pool.soc.size)
@@ -602,15 +627,21 @@ def cross_validate(candidate: Candidate, pool: Pool, settings: Settings, seed: i
     for k in range(1, N_FOLDS + 1):
         train, test = pool.folds != k, pool.folds == k
         tune = noisy[train] if settings.noise else pool.reflectance[train]
-        fitted = FITTERS[candidate.kind](candidate, pool.reflectance[train], pool.soc[train],
-                                         pool.folds[train], settings, seed + k, tune)
+        fitted = FITTERS[candidate.kind](
+            candidate, pool.reflectance[train], pool.soc[train], pool.folds[train], settings, seed + k, tune
+        )
         oof[test] = fitted.predict(pool.reflectance[test])
         oof_noisy[test] = fitted.predict(noisy[test])
         hypers.append(fitted.hyper)
-    result: dict[str, Any] = {"name": candidate.name, "model": candidate.kind,
-                              "hidden": list(candidate.hidden), "transform": candidate.transform,
-                              "snv": candidate.snv, **metrics(pool.soc, oof),
-                              "rmse_enmap_noise": metrics(pool.soc, oof_noisy)["rmse"]}
+    result: dict[str, Any] = {
+        "name": candidate.name,
+        "model": candidate.kind,
+        "hidden": list(candidate.hidden),
+        "transform": candidate.transform,
+        "snv": candidate.snv,
+        **metrics(pool.soc, oof),
+        "rmse_enmap_noise": metrics(pool.soc, oof_noisy)["rmse"],
+    }
     result["per_dataset"] = {
         name: metrics(pool.soc[pool.dataset == name], oof[pool.dataset == name])
         for name in dict.fromkeys(pool.dataset.tolist())
@@ -636,8 +667,13 @@ def verify(fitted: Fitted, candidate: Candidate, reflectance: FloatArray) -> dic
         AssertionError: If the float64 module differs by more than 1e-4 g/kg.
     """
     reference = fitted.predict(reflectance)
-    module64 = SpectralRegressor(fitted.module.n_bands, candidate.hidden, 1, candidate.transform,  # type: ignore[arg-type]
-                                 candidate.snv).double()
+    module64 = SpectralRegressor(
+        fitted.module.n_bands,
+        candidate.hidden,
+        1,
+        candidate.transform,  # type: ignore[arg-type]
+        candidate.snv,
+    ).double()
     module64.load_state_dict({k: v.double() for k, v in fitted.module.state_dict().items()})
     with torch.no_grad():
         x = torch.from_numpy(reflectance)
@@ -647,8 +683,12 @@ def verify(fitted: Fitted, candidate: Candidate, reflectance: FloatArray) -> dic
     diff64 = float(np.max(np.abs(out64 - reference)))
     diff_band_major = float(np.max(np.abs(band_major - reference)))
     diff32 = float(np.max(np.abs(out32 - reference)))
-    log.info("verification: max |module - estimator| = %.2e (float64), %.2e (band-major), "
-             "%.2e g/kg (float32)", diff64, diff_band_major, diff32)
+    log.info(
+        "verification: max |module - estimator| = %.2e (float64), %.2e (band-major), %.2e g/kg (float32)",
+        diff64,
+        diff_band_major,
+        diff32,
+    )
     if candidate.kind == "mlp":
         # The estimator *is* the float32 module (with the target scaling folded in).
         assert diff32 < 1e-4, diff32
@@ -661,13 +701,15 @@ def verify(fitted: Fitted, candidate: Candidate, reflectance: FloatArray) -> dic
 
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out-dir", type=Path, default=REPO / "eospec" / "models" / "weights",
-                        help="folder for soc.pt and soc.json (default: eospec/models/weights)")
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=REPO / "eospec" / "models" / "weights",
+        help="folder for soc.pt and soc.json (default: eospec/models/weights)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of folds, noise and MLP training")
-    parser.add_argument("--quick", action="store_true",
-                        help="CI-size run: fewer candidates, components and epochs")
-    parser.add_argument("--no-noise", action="store_true",
-                        help="train the MLPs without EnMAP-like noise augmentation")
+    parser.add_argument("--quick", action="store_true", help="CI-size run: fewer candidates, components and epochs")
+    parser.add_argument("--no-noise", action="store_true", help="train the MLPs without EnMAP-like noise augmentation")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -677,8 +719,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     started = time.perf_counter()
     settings = Settings(noise=not args.no_noise)
     if args.quick:
-        settings = Settings(max_components=12, alphas=tuple(np.logspace(-5, 0, 6)), max_epochs=25,
-                            patience=5, noise=not args.no_noise)
+        settings = Settings(
+            max_components=12, alphas=tuple(np.logspace(-5, 0, 6)), max_epochs=25, patience=5, noise=not args.no_noise
+        )
 
     sets = [load_limesoda(name) for name in LIMESODA_DATASETS]
     wadoux = shared_data_dir() / "soil" / "wadoux_soilspec" / "datsoilspc.csv"
@@ -687,9 +730,15 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     else:
         log.warning("%s not found: training on LimeSoDa only", wadoux)
     for s in sets:
-        log.info("%-10s %4d spectra (%g-%g nm), SOC %.1f-%.1f g/kg, held out %d", s.name,
-                 int(np.sum(s.folds != HELD_OUT_FOLD)), *s.source_range_nm, s.soc.min(), s.soc.max(),
-                 int(np.sum(s.folds == HELD_OUT_FOLD)))
+        log.info(
+            "%-10s %4d spectra (%g-%g nm), SOC %.1f-%.1f g/kg, held out %d",
+            s.name,
+            int(np.sum(s.folds != HELD_OUT_FOLD)),
+            *s.source_range_nm,
+            s.soc.min(),
+            s.soc.max(),
+            int(np.sum(s.folds == HELD_OUT_FOLD)),
+        )
 
     train_sets = [(s, s.folds != HELD_OUT_FOLD) for s in sets]
     pool = Pool(
@@ -707,10 +756,17 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         result = cross_validate(candidate, pool, settings, args.seed, noisy)
         result["seconds"] = round(time.perf_counter() - t0, 1)
         table.append(result)
-        log.info("%-28s RMSE %6.2f  R2 %5.2f  RPIQ %5.2f  CCC %5.2f  bias %6.2f  "
-                 "(EnMAP noise: RMSE %6.2f)  %5.1f s", candidate.name, result["rmse"], result["r2"],
-                 result["rpiq"], result["ccc"], result["bias"], result["rmse_enmap_noise"],
-                 result["seconds"])
+        log.info(
+            "%-28s RMSE %6.2f  R2 %5.2f  RPIQ %5.2f  CCC %5.2f  bias %6.2f  (EnMAP noise: RMSE %6.2f)  %5.1f s",
+            candidate.name,
+            result["rmse"],
+            result["r2"],
+            result["rpiq"],
+            result["ccc"],
+            result["bias"],
+            result["rmse_enmap_noise"],
+            result["seconds"],
+        )
 
     best = min(table, key=lambda row: row["rmse"])
     chosen = next(c for c in candidates(args.quick) if c.name == best["name"])
@@ -718,11 +774,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     tune = noisy if settings.noise else pool.reflectance
     if chosen.kind == "mlp":
         epochs = int(np.median([h["epochs"] for h in best["hyperparameters_per_fold"]]))
-        fitted = fit_mlp(chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune,
-                         epochs)
+        fitted = fit_mlp(chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune, epochs)
     else:
-        fitted = FITTERS[chosen.kind](chosen, pool.reflectance, pool.soc, pool.folds, settings,
-                                      args.seed, tune)
+        fitted = FITTERS[chosen.kind](chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune)
     deviation = verify(fitted, chosen, pool.reflectance)
 
     held = [(s, s.folds == HELD_OUT_FOLD) for s in sets if s.name != "datsoilspc"]
@@ -733,7 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     start = 0
     for s, m in held:
         n = int(m.sum())
-        held_test[f"LimeSoDa {s.name}"] = metrics(held_y[start: start + n], held_pred[start: start + n])
+        held_test[f"LimeSoDa {s.name}"] = metrics(held_y[start : start + n], held_pred[start : start + n])
         start += n
     log.info("held-out fold 10 (LimeSoDa), reported only: %s", held_test["pooled"])
 
@@ -742,14 +796,13 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     torch.save({k: v.contiguous() for k, v in fitted.module.state_dict().items()}, weights)
     centres, fwhm = enmap_default_bands()
     training_max = float(pool.soc.max())
-    per_dataset = {
-        (f"LimeSoDa {k}" if k != "datsoilspc" else k): v for k, v in best["per_dataset"].items()
-    }
+    per_dataset = {(f"LimeSoDa {k}" if k != "datsoilspc" else k): v for k, v in best["per_dataset"].items()}
     command = "python recipes/train_soc_model.py" + (f" --seed {args.seed}" if args.seed else "")
     command += " --quick" if args.quick else ""
     command += " --no-noise" if args.no_noise else ""
-    transform_text = {"reflectance": "reflectance R (0-1)",
-                      "absorbance": "absorbance log10(1/R), R clipped at 1e-4"}[chosen.transform]
+    transform_text = {"reflectance": "reflectance R (0-1)", "absorbance": "absorbance log10(1/R), R clipped at 1e-4"}[
+        chosen.transform
+    ]
     metadata: dict[str, Any] = {
         "name": "soc",
         "version": "1.0.0" if not args.quick else "0.0.0-quick",
@@ -768,8 +821,13 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "band_fwhm_nm": [round(float(f), 4) for f in fwhm],
         "enmap_bands": list(ENMAP_DEFAULT_BANDS),
         "input": "bottom-of-atmosphere reflectance, 0-1, at EnMAP L2A bands",
-        "architecture": {"type": "spectral_regressor", "hidden": list(chosen.hidden), "n_outputs": 1,
-                         "transform": chosen.transform, "snv": chosen.snv},
+        "architecture": {
+            "type": "spectral_regressor",
+            "hidden": list(chosen.hidden),
+            "n_outputs": 1,
+            "transform": chosen.transform,
+            "snv": chosen.snv,
+        },
         "preprocessing": (
             "Lab reflectance (LimeSoDa: percent / 100) resampled to the 202 EnMAP default bands "
             "(generic L2A centres and FWHM, eospec.sensors.enmap()) with Gaussian spectral "
@@ -779,11 +837,15 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             f"{transform_text}; {'SNV per spectrum (ddof=1); ' if chosen.snv else ''}"
             "per-band standardisation with the training mean and standard deviation "
             "(input_mean, input_scale); "
-            + ("PLSR coefficients as one linear layer." if chosen.kind == "plsr" else
-               "ridge coefficients as one linear layer." if chosen.kind == "ridge" else
-               f"MLP {'-'.join(map(str, [202, *chosen.hidden, 1]))} with ReLU, trained with AdamW "
-               f"on MSE{' and EnMAP-like Gaussian noise on the inputs' if settings.noise else ''}; "
-               "the target standardisation is folded into the output layer.")
+            + (
+                "PLSR coefficients as one linear layer."
+                if chosen.kind == "plsr"
+                else "ridge coefficients as one linear layer."
+                if chosen.kind == "ridge"
+                else f"MLP {'-'.join(map(str, [202, *chosen.hidden, 1]))} with ReLU, trained with AdamW "
+                f"on MSE{' and EnMAP-like Gaussian noise on the inputs' if settings.noise else ''}; "
+                "the target standardisation is folded into the output layer."
+            )
         ),
         "valid_range": [0.0, 150.0],
         "valid_range_note": (
@@ -817,13 +879,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             "selection": "lowest pooled CV RMSE over all candidates",
             "per_dataset": per_dataset,
         },
-        "candidates": [{k: v for k, v in row.items() if k != "hyperparameters_per_fold"}
-                       for row in table],
+        "candidates": table,
         "hyperparameters": fitted.hyper,
         "held_out": "LimeSoDa fold 10 of each dataset",
-        "held_out_samples": {
-            f"LimeSoDa {s.name}": s.rows[m].tolist() for s, m in held
-        },
+        "held_out_samples": {f"LimeSoDa {s.name}": s.rows[m].tolist() for s, m in held},
         "held_out_samples_note": (
             "0-based row positions in LimeSoDa.load_dataset(name)['Dataset'] (fold 10 of the "
             "dataset's 'Folds'); never used for training or selection"
@@ -835,15 +894,22 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             "requirements (Guanter et al. 2015, Remote Sens. 7, 8830)"
         ),
         "conversion_check": {"max_abs_difference_g_per_kg": deviation},
-        "software": {"torch": torch.__version__, "numpy": np.__version__,
-                     "scikit-learn": __import__("sklearn").__version__,
-                     "LimeSoDa": _version("LimeSoDa")},
+        "software": {
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "scikit-learn": __import__("sklearn").__version__,
+            "LimeSoDa": _version("LimeSoDa"),
+        },
         "recipe": command,
         "weights": "soc.pt",
     }
     (args.out_dir / "soc.json").write_text(json.dumps(metadata, indent=1) + "\n")
-    log.info("wrote %s (%.0f KB) and soc.json in %.0f s", weights, weights.stat().st_size / 1024,
-             time.perf_counter() - started)
+    log.info(
+        "wrote %s (%.0f KB) and soc.json in %.0f s",
+        weights,
+        weights.stat().st_size / 1024,
+        time.perf_counter() - started,
+    )
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eospec.datasets.utils import shared_data_dir
@@ -18,3 +19,51 @@ def shared_data() -> Path:
             "real data not found: set EOSPEC_SHARED_DATA or put it in <repo>/../shared/data"
         )
     return folder
+
+
+ENMAP_FIXTURES = Path(__file__).parent / "data" / "enmap"
+
+
+def write_linear_model(folder: Path, seed: int = 0, valid_range: tuple[float, float] = (-1e6, 1e6)) -> tuple[Path, np.ndarray, float]:
+    """A linear :class:`SpectralRegressor` on the 202 EnMAP default bands, saved as a model .json.
+
+    Returns the .json path, the per-band coefficients (on reflectance 0-1) and the intercept, so
+    that tests can compute the expected map independently with numpy.
+    """
+    import json
+
+    import torch
+
+    from eospec.models.spectral import SpectralRegressor
+    from eospec.sensors import ENMAP_DEFAULT_BANDS, enmap
+
+    wavelengths = enmap().wavelengths_nm[np.asarray(ENMAP_DEFAULT_BANDS) - 1]
+    generator = np.random.default_rng(seed)
+    coefficients = generator.normal(0.0, 1.0, wavelengths.size)
+    intercept = 7.5
+    mean = generator.uniform(0.1, 0.3, wavelengths.size)
+    scale = generator.uniform(0.05, 0.2, wavelengths.size)
+    module = SpectralRegressor(wavelengths.size, (), 1)
+    with torch.no_grad():
+        module.input_mean.copy_(torch.from_numpy(mean))
+        module.input_scale.copy_(torch.from_numpy(scale))
+        # y = sum(w_b * (x_b - mean_b) / scale_b) + c  ==  sum(coefficients_b * x_b) + intercept
+        module.layers[0].weight.copy_(torch.from_numpy(coefficients * scale)[None, :])
+        module.layers[0].bias.fill_(intercept + float(coefficients @ mean))
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(module.state_dict(), folder / "linear.pt")
+    metadata = {
+        "name": "linear", "version": "test", "property": "soc", "long_name": "test linear model", "unit": "g/kg",
+        "sensor": "enmap", "band_wavelengths_nm": wavelengths.tolist(),
+        "architecture": {"type": "spectral_regressor", "hidden": [], "n_outputs": 1, "transform": "reflectance", "snv": False},
+        "valid_range": list(valid_range), "weights": "linear.pt",
+    }
+    path = folder / "linear.json"
+    path.write_text(json.dumps(metadata))
+    return path, coefficients, intercept
+
+
+@pytest.fixture()
+def linear_model(tmp_path: Path) -> tuple[Path, np.ndarray, float]:
+    """A linear test model whose predictions are computable with numpy."""
+    return write_linear_model(tmp_path / "model")

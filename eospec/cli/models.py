@@ -15,8 +15,7 @@ __all__ = ["models_command", "describe_model"]
 
 def _training_data(metadata: dict[str, Any]) -> str:
     entries = metadata.get("training_data", [])
-    parts = [f"{entry.get('name', '?')} (n={entry.get('n', '?')}, {entry.get('licence', '?')})"
-             for entry in entries]
+    parts = [f"{entry.get('name', '?')} (n={entry.get('n', '?')}, {entry.get('licence', '?')})" for entry in entries]
     return "; ".join(parts) if parts else "unknown"
 
 
@@ -59,8 +58,7 @@ def describe_model(name: str) -> str:
         f"{name} (v{metadata.get('version', '?')}): {metadata.get('long_name', '')}",
         f"  property:      {metadata.get('property', '?')} [{metadata.get('unit', '?')}]",
         f"  sensor:        {metadata.get('sensor', '?')} ({band_text})",
-        f"  model:         {kind}, {architecture.get('transform', '?')}"
-        f"{' + SNV' if architecture.get('snv') else ''}",
+        f"  model:         {kind}, {architecture.get('transform', '?')}{' + SNV' if architecture.get('snv') else ''}",
         f"  training data: {_training_data(metadata)}",
         f"  licence:       {metadata.get('licence', '?')}",
         f"  CV accuracy:   {_accuracy(metadata)}",
@@ -72,8 +70,13 @@ def describe_model(name: str) -> str:
 
 @click.command("models")
 @click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, default=False,
-              help="Print the full metadata as JSON (a list, one object per model).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    default=False,
+    help="Print the full metadata as JSON (a list, one object per model).",
+)
 @handle_errors
 def models_command(names: tuple[str, ...], as_json: bool) -> None:
     """List the bundled models (or only NAMES) with their accuracy and licence."""

@@ -20,9 +20,23 @@ RECIPE = REPO / "recipes" / "train_soc_model.py"
 
 #: The metadata keys documented in eospec.models.registry's module docstring.
 DOCUMENTED_KEYS = {
-    "name", "version", "description", "property", "long_name", "unit", "sensor",
-    "band_wavelengths_nm", "input", "architecture", "preprocessing", "valid_range",
-    "training_data", "licence", "cross_validation", "weights", "recipe",
+    "name",
+    "version",
+    "description",
+    "property",
+    "long_name",
+    "unit",
+    "sensor",
+    "band_wavelengths_nm",
+    "input",
+    "architecture",
+    "preprocessing",
+    "valid_range",
+    "training_data",
+    "licence",
+    "cross_validation",
+    "weights",
+    "recipe",
 }
 
 

@@ -81,9 +81,7 @@ def test_transform_and_snv_match_numpy(transform, snv):
     if transform == "absorbance":
         expected = np.log10(1.0 / np.clip(expected, 1e-4, None))
     if snv:
-        expected = (expected - expected.mean(axis=1, keepdims=True)) / expected.std(
-            axis=1, ddof=1, keepdims=True
-        )
+        expected = (expected - expected.mean(axis=1, keepdims=True)) / expected.std(axis=1, ddof=1, keepdims=True)
     with torch.no_grad():
         got = _features_model(transform, snv)(torch.from_numpy(reflectance)).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10)
