@@ -64,8 +64,15 @@ def make_scene(size: int, folder: Path) -> Path:
     big = np.tile(unit, (1, reps[1] // 2, reps[2] // 2))[:, :size, :size]
     transform = profile["transform"]
     profile.update(
-        width=size, height=size, tiled=True, blockxsize=256, blockysize=256, compress="deflate",
-        predictor=2, interleave="band", transform=Affine(transform.a, 0, transform.c, 0, transform.e, transform.f),
+        width=size,
+        height=size,
+        tiled=True,
+        blockxsize=256,
+        blockysize=256,
+        compress="deflate",
+        predictor=2,
+        interleave="band",
+        transform=Affine(transform.a, 0, transform.c, 0, transform.e, transform.f),
         bigtiff="IF_SAFER",
     )
     with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"), rasterio.open(out, "w", **profile) as dst:
@@ -93,11 +100,22 @@ def make_model(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(module.state_dict(), folder / "mlp.pt")
     metadata = {
-        "name": "mlp", "version": "bench", "property": "soc", "long_name": "benchmark MLP", "unit": "g/kg",
-        "sensor": "enmap", "band_wavelengths_nm": wavelengths.tolist(),
-        "architecture": {"type": "spectral_regressor", "hidden": [128, 64], "n_outputs": 1,
-                         "transform": "reflectance", "snv": False},
-        "valid_range": [-1e9, 1e9], "weights": "mlp.pt",
+        "name": "mlp",
+        "version": "bench",
+        "property": "soc",
+        "long_name": "benchmark MLP",
+        "unit": "g/kg",
+        "sensor": "enmap",
+        "band_wavelengths_nm": wavelengths.tolist(),
+        "architecture": {
+            "type": "spectral_regressor",
+            "hidden": [128, 64],
+            "n_outputs": 1,
+            "transform": "reflectance",
+            "snv": False,
+        },
+        "valid_range": [-1e9, 1e9],
+        "weights": "mlp.pt",
     }
     path = folder / "mlp.json"
     path.write_text(json.dumps(metadata))
@@ -187,7 +205,11 @@ def main() -> None:
     sizes = args.size or [1024, 2048]
     model = make_model(args.work / "model")
     python = sys.executable
-    eospec = [python, "-m", "eospec.cli.main"] if not Path(python).with_name("eospec").exists() else [str(Path(python).with_name("eospec"))]
+    eospec = (
+        [python, "-m", "eospec.cli.main"]
+        if not Path(python).with_name("eospec").exists()
+        else [str(Path(python).with_name("eospec"))]
+    )
     rows = []
     for size in sizes:
         scene = make_scene(size, args.work / "scenes")
@@ -196,8 +218,19 @@ def main() -> None:
         out.mkdir(exist_ok=True)
         methods = {
             "floor (a)": [python, "-c", FLOOR, str(scene), str(model), str(out / "floor.tif")],
-            "eospec map": [*eospec, "-q", "map", "--scene", str(scene), "--out", str(out / "eospec.tif"),
-                           "--model", str(model), "--overwrite", "--no-progress"],
+            "eospec map": [
+                *eospec,
+                "-q",
+                "map",
+                "--scene",
+                str(scene),
+                "--out",
+                str(out / "eospec.tif"),
+                "--model",
+                str(model),
+                "--overwrite",
+                "--no-progress",
+            ],
         }
         if not args.skip_torchgeo:
             methods["torchgeo (b)"] = [python, "-c", TORCHGEO, str(scene), str(model), str(out / "torchgeo.tif")]
@@ -216,14 +249,25 @@ def main() -> None:
             print(f"{size:>5} px  {name:<14} {best[0]:6.2f} s  {best[1]:7.0f} MB peak", flush=True)
         floor = results["floor (a)"][0]
         ours = results["eospec map"][0]
-        line = {"size": size, "scene_mb": round(mb, 1), **{k: {"s": round(v[0], 2), "peak_mb": round(v[1])} for k, v in results.items()},
-                "eospec/floor": round(ours / floor, 2)}
+        line = {
+            "size": size,
+            "scene_mb": round(mb, 1),
+            **{k: {"s": round(v[0], 2), "peak_mb": round(v[1])} for k, v in results.items()},
+            "eospec/floor": round(ours / floor, 2),
+        }
         if "torchgeo (b)" in results:
             line["torchgeo/eospec"] = round(results["torchgeo (b)"][0] / ours, 2)
         rows.append(line)
-        print(f"{size:>5} px  eospec/floor = {ours / floor:.2f} (target <= 1.3)"
-              + (f"; torchgeo/eospec = {results['torchgeo (b)'][0] / ours:.2f} (target >= 3)" if "torchgeo (b)" in results else "")
-              + f"; eospec peak {results['eospec map'][1]:.0f} MB (target < 750)", flush=True)
+        print(
+            f"{size:>5} px  eospec/floor = {ours / floor:.2f} (target <= 1.3)"
+            + (
+                f"; torchgeo/eospec = {results['torchgeo (b)'][0] / ours:.2f} (target >= 3)"
+                if "torchgeo (b)" in results
+                else ""
+            )
+            + f"; eospec peak {results['eospec map'][1]:.0f} MB (target < 750)",
+            flush=True,
+        )
     print(json.dumps(rows, indent=1))
 
 

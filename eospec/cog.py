@@ -44,7 +44,9 @@ def check_output(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     target = Path(path)
     folder = target.parent
     if target.is_dir():
-        raise OutputNotWritableError(f"Output {str(target)!r} is a folder: give a file name, e.g. {str(target / 'map.tif')!r}")
+        raise OutputNotWritableError(
+            f"Output {str(target)!r} is a folder: give a file name, e.g. {str(target / 'map.tif')!r}"
+        )
     if not folder.is_dir():
         raise OutputNotWritableError(f"Output folder {str(folder)!r} does not exist: create it first")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -66,7 +68,9 @@ def atomic_output(path: str | os.PathLike[str], suffix: str | None = None) -> It
         The temporary path (it does not exist yet); on an exception it is removed.
     """
     final = Path(path)
-    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=suffix if suffix is not None else final.suffix, dir=final.parent)
+    handle, name = tempfile.mkstemp(
+        prefix=f".{final.name}.", suffix=suffix if suffix is not None else final.suffix, dir=final.parent
+    )
     os.close(handle)
     temporary = Path(name)
     temporary.unlink()
@@ -174,14 +178,18 @@ def qml_pseudocolor(
         value = minimum + (maximum - minimum) * index / steps
         text = escape(f"{value:.1f} {unit}")
         items.append(f'          <item alpha="255" value="{value:.4f}" label="{text}" color="{color}"/>')
-    stops = ";".join(f"{index / steps:.2f};{int(c[1:3], 16)},{int(c[3:5], 16)},{int(c[5:7], 16)},255" for index, c in enumerate(colors[1:-1], start=1))
+    stops = ";".join(
+        f"{index / steps:.2f};{int(c[1:3], 16)},{int(c[3:5], 16)},{int(c[5:7], 16)},255"
+        for index, c in enumerate(colors[1:-1], start=1)
+    )
     first, last = colors[0], colors[-1]
     rgb = lambda c: f"{int(c[1:3], 16)},{int(c[3:5], 16)},{int(c[5:7], 16)},255"  # noqa: E731
     body = "\n".join(items)
     return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.22.0" styleCategories="Symbology">
   <pipe>
-    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" classificationMin="{minimum:.4f}" classificationMax="{maximum:.4f}" nodataColor="">
+    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1"
+        classificationMin="{minimum:.4f}" classificationMax="{maximum:.4f}" nodataColor="">
       <rasterTransparency/>
       <minMaxOrigin>
         <limits>None</limits>
@@ -192,7 +200,8 @@ def qml_pseudocolor(
         <stdDevFactor>2</stdDevFactor>
       </minMaxOrigin>
       <rastershader>
-        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="{minimum:.4f}" maximumValue="{maximum:.4f}" labelPrecision="1">
+        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0"
+            minimumValue="{minimum:.4f}" maximumValue="{maximum:.4f}" labelPrecision="1">
           <colorramp type="gradient" name="[source]">
             <Option type="Map">
               <Option type="QString" name="color1" value="{rgb(first)}"/>

@@ -28,9 +28,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -146,7 +144,9 @@ def plan_bands(info: SceneInfo, metadata: dict[str, Any]) -> BandPlan:
     try:
         mask_bands = index_bands(info.wavelengths_nm)
     except ValueError as error:
-        raise NotHyperspectralError(f"{info.path!r}: {error}; the masks need bands near 560, 665, 865 and 1610 nm") from error
+        raise NotHyperspectralError(
+            f"{info.path!r}: {error}; the masks need bands near 560, 665, 865 and 1610 nm"
+        ) from error
     used = good[np.flatnonzero(np.any(local != 0, axis=0))]
     read_bands = np.unique(np.concatenate([used, np.fromiter(mask_bands.values(), dtype=np.int64)]))
     matrix = np.zeros((model_wl.size, read_bands.size))
@@ -157,7 +157,9 @@ def plan_bands(info: SceneInfo, metadata: dict[str, Any]) -> BandPlan:
     return BandPlan(read_bands, matrix, method, {key: position[b] for key, b in mask_bands.items()})
 
 
-def fold_first_layer(plan: BandPlan, module: SpectralRegressor, info: SceneInfo) -> tuple[torch.Tensor, torch.Tensor] | None:
+def fold_first_layer(
+    plan: BandPlan, module: SpectralRegressor, info: SceneInfo
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The model's first layer acting directly on the scene's raw digital numbers.
 
     Folds the DN-to-reflectance gain/offset, the band plan's matrix and the model's input
@@ -316,13 +318,20 @@ class _Prefetcher:
 
 
 def _predict(
-    plan: BandPlan, module: SpectralRegressor, folded: tuple[torch.Tensor, torch.Tensor] | None, raw: np.ndarray, info: SceneInfo
+    plan: BandPlan,
+    module: SpectralRegressor,
+    folded: tuple[torch.Tensor, torch.Tensor] | None,
+    raw: np.ndarray,
+    info: SceneInfo,
 ) -> np.ndarray:
     """Model output for every pixel of a (R, N) DN array: float32 (n_outputs, N)."""
     import torch
 
     pixels = raw.shape[1]
-    out = np.empty((module.layers[-1].out_features, pixels), dtype=np.float32)
+    last = module.layers[-1]
+    assert isinstance(last, torch.nn.Linear)
+    n_outputs = last.out_features
+    out = np.empty((n_outputs, pixels), dtype=np.float32)
     source = torch.from_numpy(raw)
     gain = torch.from_numpy(info.gain[plan.read_bands].astype(np.float32))[:, None]
     offset = torch.from_numpy(info.offset[plan.read_bands].astype(np.float32))[:, None]
@@ -402,12 +411,25 @@ def map_scene(
     limits = thresholds or SpectralMaskThresholds()
     valid_low, valid_high = (float(v) for v in metadata.get("valid_range", (-np.inf, np.inf)))
     counts = np.zeros(len(MaskReason), dtype=np.int64)
-    edges = np.linspace(valid_low if np.isfinite(valid_low) else 0.0, valid_high if np.isfinite(valid_high) else 1000.0, 2001)
+    edges = np.linspace(
+        valid_low if np.isfinite(valid_low) else 0.0, valid_high if np.isfinite(valid_high) else 1000.0, 2001
+    )
     histogram = np.zeros(edges.size - 1, dtype=np.int64)
     style_path = target.with_suffix(".qml")
-    profile: dict[str, Any] = {"driver": "GTiff", "count": 2, "dtype": "float32", "nodata": MAP_NODATA,
-                               "tiled": True, "blockxsize": 256, "blockysize": 256, "bigtiff": "IF_SAFER"}
-    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=64), open_scene(scene, wavelengths=wavelengths) as opened:
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "count": 2,
+        "dtype": "float32",
+        "nodata": MAP_NODATA,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "bigtiff": "IF_SAFER",
+    }
+    with (
+        rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS", GDAL_CACHEMAX=64),
+        open_scene(scene, wavelengths=wavelengths) as opened,
+    ):
         info = opened.info
         plan = plan_bands(info, metadata)
         windows = _windows(info, opened.dataset.block_shapes[0], tile_size)
@@ -425,7 +447,10 @@ def map_scene(
                     for window, (raw, quality) in prefetcher:
                         height, width = int(window.height), int(window.width)
                         flat = raw.reshape(raw.shape[0], -1)
-                        bands = {key: flat[pos].astype(np.float32) * gain[pos] + offset[pos] for key, pos in plan.index_positions.items()}
+                        bands = {
+                            key: flat[pos].astype(np.float32) * gain[pos] + offset[pos]
+                            for key, pos in plan.index_positions.items()
+                        }
                         reason = classify(bands["green"], bands["red"], bands["nir"], bands["swir1"], limits)
                         reason_2d = reason.reshape(height, width)
                         for name, flags in quality.items():
@@ -433,7 +458,9 @@ def map_scene(
                             reason_2d[flags & ((reason_2d == 0) | (reason_2d > code))] = code
                         reason[_invalid_pixels(flat, info.nodata)] = MaskReason.NODATA
                         prediction = _predict(plan, module, folded, flat, info)[0]
-                        reason[(reason == 0) & ~((prediction >= valid_low) & (prediction <= valid_high))] = MaskReason.OUT_OF_RANGE
+                        reason[(reason == 0) & ~((prediction >= valid_low) & (prediction <= valid_high))] = (
+                            MaskReason.OUT_OF_RANGE
+                        )
                         values = np.where(reason == 0, prediction, np.float32(MAP_NODATA)).astype(np.float32)
                         histogram += np.histogram(values[reason == 0], bins=edges)[0]
                         counts += np.bincount(reason, minlength=len(MaskReason))
@@ -447,7 +474,9 @@ def map_scene(
             translate_to_cog(stage_path, cog_path)
             reason_names = {member.name.lower(): int(counts[member]) for member in MaskReason}
             value_range = _percentiles(histogram, edges)
-            low, high = value_range if np.all(np.isfinite(value_range)) else (max(valid_low, 0.0), min(valid_high, 100.0))
+            low, high = (
+                value_range if np.all(np.isfinite(value_range)) else (max(valid_low, 0.0), min(valid_high, 100.0))
+            )
             with atomic_output(style_path) as qml_temp:
                 qml_temp.write_text(qml_pseudocolor(low, high, str(metadata.get("property", model)).upper(), unit))
     if reason_names["valid"] == 0:
@@ -458,9 +487,16 @@ def map_scene(
             stacklevel=2,
         )
     return MapResult(
-        path=target, style_path=style_path, model=str(metadata.get("name", model)), unit=unit, width=info.width,
-        height=info.height, reason_counts=reason_names, value_range=value_range,
-        seconds=time.perf_counter() - started, band_method=plan.method,
+        path=target,
+        style_path=style_path,
+        model=str(metadata.get("name", model)),
+        unit=unit,
+        width=info.width,
+        height=info.height,
+        reason_counts=reason_names,
+        value_range=value_range,
+        seconds=time.perf_counter() - started,
+        band_method=plan.method,
     )
 
 
@@ -470,7 +506,9 @@ def _percentiles(histogram: np.ndarray, edges: np.ndarray) -> tuple[float, float
         return float("nan"), float("nan")
     cumulative = np.cumsum(histogram) / total
     centres = (edges[:-1] + edges[1:]) / 2
-    return float(centres[np.searchsorted(cumulative, 0.02)]), float(centres[min(np.searchsorted(cumulative, 0.98), centres.size - 1)])
+    return float(centres[np.searchsorted(cumulative, 0.02)]), float(
+        centres[min(np.searchsorted(cumulative, 0.98), centres.size - 1)]
+    )
 
 
 def _describe(stage: Any, meta: dict[str, Any], unit: str, info: SceneInfo) -> None:
@@ -479,7 +517,9 @@ def _describe(stage: Any, meta: dict[str, Any], unit: str, info: SceneInfo) -> N
     stage.set_band_description(1, prop)
     stage.set_band_description(2, "mask_reason")
     stage.units = (unit, "")
-    stage.update_tags(1, long_name=str(meta.get("long_name", prop)), units=unit, valid_range=str(meta.get("valid_range", "")))
+    stage.update_tags(
+        1, long_name=str(meta.get("long_name", prop)), units=unit, valid_range=str(meta.get("valid_range", ""))
+    )
     legend = "; ".join(f"{code}={name}" for code, name in MaskReason.legend().items())
     stage.update_tags(2, long_name="reason the pixel has no value (0 = valid)", legend=legend)
     stage.update_tags(

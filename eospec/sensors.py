@@ -1,15 +1,15 @@
-"""Sensor band definitions and spectral resampling by spectral response functions (SRFs).
+r"""Sensor band definitions and spectral resampling by spectral response functions (SRFs).
 
 Wavelengths are in nanometres (nm) throughout this module.
 
-Resampling a finely sampled spectrum :math:`r(\\lambda)` to a band :math:`i` with response
-:math:`s_i(\\lambda)` is the response-weighted mean
+Resampling a finely sampled spectrum :math:`r(\lambda)` to a band :math:`i` with response
+:math:`s_i(\lambda)` is the response-weighted mean
 
-.. math:: r_i = \\frac{\\sum_j s_i(\\lambda_j)\\, r(\\lambda_j)\\, \\Delta\\lambda_j}
-                      {\\sum_j s_i(\\lambda_j)\\, \\Delta\\lambda_j}
+.. math:: r_i = \frac{\sum_j s_i(\lambda_j)\, r(\lambda_j)\, \Delta\lambda_j}
+                      {\sum_j s_i(\lambda_j)\, \Delta\lambda_j}
 
 (e.g. Schott, *Remote Sensing: The Image Chain Approach*, 2007, Eq. 7.24). A Gaussian response
-with full width at half maximum (FWHM) :math:`f` has :math:`\\sigma = f / (2\\sqrt{2\\ln 2})`.
+with full width at half maximum (FWHM) :math:`f` has :math:`\sigma = f / (2\sqrt{2\ln 2})`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,7 @@ FloatArray = npt.NDArray[np.float64]
 #: 1-based EnMAP bands kept by TorchGeo's ``EnMAP.default_bands`` and SpectralEarth (202 bands):
 #: bands 127-141 (about 1330-1490 nm) and 161-167 (about 1780-1960 nm) are dropped because the
 #: water-vapour absorption there leaves no usable bottom-of-atmosphere signal.
-ENMAP_DEFAULT_BANDS: tuple[int, ...] = tuple(
-    list(range(1, 127)) + list(range(142, 161)) + list(range(168, 225))
-)
+ENMAP_DEFAULT_BANDS: tuple[int, ...] = tuple(list(range(1, 127)) + list(range(142, 161)) + list(range(168, 225)))
 
 _FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
 
@@ -109,9 +107,7 @@ def _check_increasing(wavelengths: FloatArray, name: str) -> None:
 
 def _sample_widths(wavelengths: FloatArray) -> FloatArray:
     """Width of the interval each sample of a (possibly irregular) grid stands for."""
-    edges = np.concatenate(
-        [[wavelengths[0]], (wavelengths[1:] + wavelengths[:-1]) / 2.0, [wavelengths[-1]]]
-    )
+    edges = np.concatenate([[wavelengths[0]], (wavelengths[1:] + wavelengths[:-1]) / 2.0, [wavelengths[-1]]])
     widths = np.diff(edges)
     widths[0] *= 2.0
     widths[-1] *= 2.0
@@ -124,9 +120,9 @@ def gaussian_srf_matrix(
     fwhm_nm: npt.ArrayLike,
     min_coverage: float = 0.9,
 ) -> FloatArray:
-    """Resampling matrix from a source grid to bands with Gaussian spectral response.
+    r"""Resampling matrix from a source grid to bands with Gaussian spectral response.
 
-    Row ``i`` holds the normalised weights :math:`s_i(\\lambda_j)\\Delta\\lambda_j` of source sample
+    Row ``i`` holds the normalised weights :math:`s_i(\lambda_j)\Delta\lambda_j` of source sample
     ``j`` for target band ``i`` (module docstring). A band whose Gaussian response lies less than
     ``min_coverage`` inside the source range cannot be resampled faithfully; its row is NaN, so
     resampled values for it are NaN rather than silently extrapolated.
@@ -211,8 +207,7 @@ def resample(spectra: npt.ArrayLike, matrix: FloatArray) -> FloatArray:
     values = np.asarray(spectra, dtype=np.float64)
     if values.shape[-1] != matrix.shape[1]:
         raise ValueError(
-            f"Expected spectra with {matrix.shape[1]} source samples on the last axis but got "
-            f"{values.shape[-1]}"
+            f"Expected spectra with {matrix.shape[1]} source samples on the last axis but got {values.shape[-1]}"
         )
     return values @ matrix.T
 
@@ -234,7 +229,5 @@ def nearest_band(wavelengths_nm: npt.ArrayLike, target_nm: float, tolerance_nm: 
     centres = np.asarray(wavelengths_nm, dtype=np.float64)
     index = int(np.argmin(np.abs(centres - target_nm)))
     if abs(centres[index] - target_nm) > tolerance_nm:
-        raise ValueError(
-            f"No band within {tolerance_nm} nm of {target_nm} nm (closest: {centres[index]:.1f} nm)"
-        )
+        raise ValueError(f"No band within {tolerance_nm} nm of {target_nm} nm (closest: {centres[index]:.1f} nm)")
     return index

@@ -34,6 +34,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import math
@@ -55,6 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from eospec.models.registry import load_model_file  # noqa: E402
 from eospec.models.spectral import SpectralRegressor  # noqa: E402
 from eospec.sensors import ENMAP_DEFAULT_BANDS, enmap, gaussian_srf_matrix, resample  # noqa: E402
 
@@ -513,7 +515,7 @@ def train_mlp(
     seed: int,
     tune_reflectance: FloatArray,
     epochs: int | None = None,
-) -> tuple[SpectralRegressor, int]:
+) -> tuple[SpectralRegressor, int, Callable[[FloatArray], FloatArray]]:
     """Train a :class:`SpectralRegressor` MLP with AdamW on MSE and EnMAP-like input noise.
 
     Without ``epochs``, 10 % of the spectra (random, seeded; taken from ``tune_reflectance``,
@@ -522,7 +524,9 @@ def train_mlp(
     all spectra train for that many epochs.
 
     Returns:
-        The module (in eval mode, SOC in g/kg out) and the number of epochs it trained.
+        The module (in eval mode, SOC in g/kg out; the target standardisation folded into its
+        output layer), the number of epochs it trained and the prediction function of the
+        module as trained (before that folding).
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -572,11 +576,16 @@ def train_mlp(
         module.load_state_dict(best_state)
     else:
         best_epoch = max_epochs
+    trained = copy.deepcopy(module).eval()
+
+    def predict(r: FloatArray) -> FloatArray:
+        return _module_predict(trained, r) * y_scale + y_mean
+
     last = module.layers[-1]
     with torch.no_grad():  # fold the target standardisation into the output layer
         last.weight.mul_(y_scale)
         last.bias.mul_(y_scale).add_(y_mean)
-    return module.eval(), best_epoch
+    return module.eval(), best_epoch, predict
 
 
 def _module_predict(module: SpectralRegressor, reflectance: FloatArray) -> FloatArray:
@@ -595,8 +604,8 @@ def fit_mlp(
     epochs: int | None = None,
 ) -> Fitted:
     """MLP trained with early stopping, or for a fixed number of epochs."""
-    module, trained = train_mlp(candidate, reflectance, soc, settings, seed, tune_reflectance, epochs)
-    return Fitted(lambda r: _module_predict(module, r), module, {"epochs": trained})
+    module, trained, predict = train_mlp(candidate, reflectance, soc, settings, seed, tune_reflectance, epochs)
+    return Fitted(predict, module, {"epochs": trained})
 
 
 FITTERS = {"plsr": fit_plsr, "ridge": fit_ridge, "mlp": fit_mlp}
@@ -660,43 +669,40 @@ def candidates(quick: bool) -> list[Candidate]:
     return [*linear, *mlps]
 
 
-def verify(fitted: Fitted, candidate: Candidate, reflectance: FloatArray) -> dict[str, float]:
-    """Check that the SpectralRegressor reproduces the fitted estimator on the training spectra.
+def verify(
+    fitted: Fitted, candidate: Candidate, reflectance: FloatArray, metadata: dict[str, Any], weights: Path
+) -> dict[str, float]:
+    """Check the saved model against the fitted estimator on the training spectra.
+
+    The weights are loaded back as the registry loads them (:func:`load_model_file`), and must
+    reproduce the estimator's predictions to 1e-4 g/kg: in float64 arithmetic for the linear
+    models (the estimator is float64 sklearn/numpy, the weights are float32), in float32 for an
+    MLP (the estimator is the trained torch module, before its target scaling was folded into
+    the output layer). ``forward_band_major`` must agree with ``forward`` to 1e-4 g/kg too.
+
+    Returns:
+        The largest absolute differences in g/kg.
 
     Raises:
-        AssertionError: If the float64 module differs by more than 1e-4 g/kg.
+        AssertionError: If a difference is too large.
     """
     reference = fitted.predict(reflectance)
-    module64 = SpectralRegressor(
-        fitted.module.n_bands,
-        candidate.hidden,
-        1,
-        candidate.transform,  # type: ignore[arg-type]
-        candidate.snv,
-    ).double()
-    module64.load_state_dict({k: v.double() for k, v in fitted.module.state_dict().items()})
-    with torch.no_grad():
-        x = torch.from_numpy(reflectance)
-        out64 = module64.eval()(x)[:, 0].numpy()
-        band_major = module64.forward_band_major(x.T.contiguous())[0].numpy()
-    out32 = _module_predict(fitted.module, reflectance)
-    diff64 = float(np.max(np.abs(out64 - reference)))
-    diff_band_major = float(np.max(np.abs(band_major - reference)))
-    diff32 = float(np.max(np.abs(out32 - reference)))
-    log.info(
-        "verification: max |module - estimator| = %.2e (float64), %.2e (band-major), %.2e g/kg (float32)",
-        diff64,
-        diff_band_major,
-        diff32,
-    )
-    if candidate.kind == "mlp":
-        # The estimator *is* the float32 module (with the target scaling folded in).
-        assert diff32 < 1e-4, diff32
-    else:
-        assert diff64 < 1e-4, diff64  # the conversion (weights rounded to float32)
-        assert diff32 < 1e-3, diff32  # plus float32 arithmetic
-    assert diff_band_major < 1e-4, diff_band_major
-    return {"float64": diff64, "band_major_float64": diff_band_major, "float32": diff32}
+    loaded = load_model_file(metadata, weights)
+    deviation = {}
+    for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
+        module = loaded.to(dtype)
+        with torch.no_grad():
+            x = torch.from_numpy(reflectance).to(dtype)
+            out = module(x)[:, 0].double().numpy()
+            band_major = module.forward_band_major(x.T.contiguous())[0].double().numpy()
+        deviation[name] = float(np.max(np.abs(out - reference)))
+        deviation[f"band_major_vs_forward_{name}"] = float(np.max(np.abs(band_major - out)))
+    log.info("verification, max |saved module - estimator| (g/kg): %s", deviation)
+    exact = "float32" if candidate.kind == "mlp" else "float64"
+    assert deviation[exact] < 1e-4, deviation
+    assert deviation["float32"] < 1e-3, deviation  # float32 arithmetic of a float64 estimator
+    assert deviation[f"band_major_vs_forward_{exact}"] < 1e-4, deviation
+    return {key: float(f"{value:.3g}") for key, value in deviation.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
@@ -777,8 +783,6 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         fitted = fit_mlp(chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune, epochs)
     else:
         fitted = FITTERS[chosen.kind](chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune)
-    deviation = verify(fitted, chosen, pool.reflectance)
-
     held = [(s, s.folds == HELD_OUT_FOLD) for s in sets if s.name != "datsoilspc"]
     held_r = np.concatenate([s.reflectance[m] for s, m in held])
     held_y = np.concatenate([s.soc[m] for s, m in held])
@@ -893,7 +897,6 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             f"{SNR_VNIR:g} (VNIR bands 1-91) and {SNR_SWIR:g} (SWIR), after the EnMAP mission "
             "requirements (Guanter et al. 2015, Remote Sens. 7, 8830)"
         ),
-        "conversion_check": {"max_abs_difference_g_per_kg": deviation},
         "software": {
             "torch": torch.__version__,
             "numpy": np.__version__,
@@ -902,6 +905,15 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         },
         "recipe": command,
         "weights": "soc.pt",
+    }
+    try:
+        deviation = verify(fitted, chosen, pool.reflectance, metadata, weights)
+    except AssertionError:
+        weights.unlink()
+        raise
+    metadata["conversion_check"] = {
+        "max_abs_difference_g_per_kg": deviation,
+        "note": "saved weights (loaded as the registry loads them) vs the fitted estimator, training spectra",
     }
     (args.out_dir / "soc.json").write_text(json.dumps(metadata, indent=1) + "\n")
     log.info(

@@ -15,16 +15,16 @@ def shared_data() -> Path:
     """The real data folder (``$EOSPEC_SHARED_DATA`` or ``<repo>/../shared/data``); skips if absent."""
     folder = shared_data_dir()
     if folder is None:
-        pytest.skip(
-            "real data not found: set EOSPEC_SHARED_DATA or put it in <repo>/../shared/data"
-        )
+        pytest.skip("real data not found: set EOSPEC_SHARED_DATA or put it in <repo>/../shared/data")
     return folder
 
 
 ENMAP_FIXTURES = Path(__file__).parent / "data" / "enmap"
 
 
-def write_linear_model(folder: Path, seed: int = 0, valid_range: tuple[float, float] = (-1e6, 1e6)) -> tuple[Path, np.ndarray, float]:
+def write_linear_model(
+    folder: Path, seed: int = 0, valid_range: tuple[float, float] = (-1e6, 1e6)
+) -> tuple[Path, np.ndarray, float]:
     """A linear :class:`SpectralRegressor` on the 202 EnMAP default bands, saved as a model .json.
 
     Returns the .json path, the per-band coefficients (on reflectance 0-1) and the intercept, so
@@ -53,10 +53,22 @@ def write_linear_model(folder: Path, seed: int = 0, valid_range: tuple[float, fl
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(module.state_dict(), folder / "linear.pt")
     metadata = {
-        "name": "linear", "version": "test", "property": "soc", "long_name": "test linear model", "unit": "g/kg",
-        "sensor": "enmap", "band_wavelengths_nm": wavelengths.tolist(),
-        "architecture": {"type": "spectral_regressor", "hidden": [], "n_outputs": 1, "transform": "reflectance", "snv": False},
-        "valid_range": list(valid_range), "weights": "linear.pt",
+        "name": "linear",
+        "version": "test",
+        "property": "soc",
+        "long_name": "test linear model",
+        "unit": "g/kg",
+        "sensor": "enmap",
+        "band_wavelengths_nm": wavelengths.tolist(),
+        "architecture": {
+            "type": "spectral_regressor",
+            "hidden": [],
+            "n_outputs": 1,
+            "transform": "reflectance",
+            "snv": False,
+        },
+        "valid_range": list(valid_range),
+        "weights": "linear.pt",
     }
     path = folder / "linear.json"
     path.write_text(json.dumps(metadata))

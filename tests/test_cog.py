@@ -46,8 +46,16 @@ def test_overview_count(size: int, levels: int) -> None:
 
 def test_translate_to_cog_keeps_metadata(tmp_path: Path) -> None:
     source = tmp_path / "plain.tif"
-    profile = {"driver": "GTiff", "width": 300, "height": 200, "count": 2, "dtype": "float32", "crs": "EPSG:32633",
-               "transform": from_origin(364095, 5809965, 30, 30), "nodata": -9999.0}
+    profile = {
+        "driver": "GTiff",
+        "width": 300,
+        "height": 200,
+        "count": 2,
+        "dtype": "float32",
+        "crs": "EPSG:32633",
+        "transform": from_origin(364095, 5809965, 30, 30),
+        "nodata": -9999.0,
+    }
     data = np.random.default_rng(0).random((2, 200, 300), dtype=np.float32)
     with rasterio.open(source, "w", **profile) as dst:
         dst.write(data)

@@ -90,7 +90,8 @@ def test_fallback_is_registered_only_when_missing() -> None:
         from eospec import _compat
         _compat._extension_paths = lambda: []  # no loadable extension, as with the CUDA wheel
         print(_compat.ensure_torchvision_ops(), _compat._fallback_library is not None)
-        print(torch.ops.torchvision.nms(torch.tensor([[0, 0, 2, 2.], [0, 0, 2, 2.1]]), torch.tensor([1., 2.]), 0.5).tolist())
+        boxes = torch.tensor([[0, 0, 2, 2.], [0, 0, 2, 2.1]])
+        print(torch.ops.torchvision.nms(boxes, torch.tensor([1., 2.]), 0.5).tolist())
         """
     )
     assert out.splitlines() == ["fallback True", "[1]"]

@@ -50,7 +50,9 @@ def expected_map(scene: Path, coefficients: np.ndarray, intercept: float) -> tup
 
 
 @pytest.mark.parametrize("form", list(FORMS))
-def test_map_matches_independent_computation(form: str, tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]) -> None:
+def test_map_matches_independent_computation(
+    form: str, tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]
+) -> None:
     model, coefficients, intercept = linear_model
     out = tmp_path / "soc.tif"
     result = map_scene(FORMS[form], out, str(model), progress=False)
@@ -103,7 +105,9 @@ def test_tile_size_does_not_change_the_map(tmp_path: Path, linear_model: tuple[P
         np.testing.assert_array_equal(a.read(), b.read())
 
 
-def test_srf_resampling_path_when_bands_are_shifted(tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]) -> None:
+def test_srf_resampling_path_when_bands_are_shifted(
+    tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]
+) -> None:
     """A scene whose band centres are 4 nm off is resampled with Gaussian SRFs, not matched."""
     with open_scene(FORMS["enmapbox"]) as scene:
         shifted = scene.info.wavelengths_nm + 4.0
@@ -118,7 +122,9 @@ def test_out_of_range_predictions_are_flagged(tmp_path: Path) -> None:
     assert result.n_valid == 0 and result.reason_counts["out_of_range"] > 100
 
 
-def test_all_nodata_scene_writes_nodata_map_and_warns(tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]) -> None:
+def test_all_nodata_scene_writes_nodata_map_and_warns(
+    tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]
+) -> None:
     out = tmp_path / "empty.tif"
     with pytest.warns(AllNodataWarning, match="all nodata"):
         map_scene(ENMAP_FIXTURES / "all_nodata.tif", out, str(linear_model[0]), progress=False)
@@ -127,7 +133,9 @@ def test_all_nodata_scene_writes_nodata_map_and_warns(tmp_path: Path, linear_mod
         assert (written.read(2) == MaskReason.NODATA).all()
 
 
-def test_existing_output_is_kept_without_overwrite(tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]) -> None:
+def test_existing_output_is_kept_without_overwrite(
+    tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]
+) -> None:
     out = tmp_path / "soc.tif"
     out.write_bytes(b"keep me")
     with pytest.raises(OutputExistsError, match="--overwrite"):
@@ -137,7 +145,9 @@ def test_existing_output_is_kept_without_overwrite(tmp_path: Path, linear_model:
     assert validate_cog(out)[0]
 
 
-def test_failure_mid_run_leaves_nothing(tmp_path: Path, linear_model: tuple[Path, np.ndarray, float], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_run_leaves_nothing(
+    tmp_path: Path, linear_model: tuple[Path, np.ndarray, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import eospec.mapping
 
     calls = {"n": 0}
@@ -159,5 +169,7 @@ def test_rgb_image_is_refused(tmp_path: Path, linear_model: tuple[Path, np.ndarr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(NotHyperspectralError, match="needs a hyperspectral"):
-            map_scene(ENMAP_FIXTURES / "rgb.tif", tmp_path / "x.tif", str(linear_model[0]), wavelengths=[480, 560, 660, 800])
+            map_scene(
+                ENMAP_FIXTURES / "rgb.tif", tmp_path / "x.tif", str(linear_model[0]), wavelengths=[480, 560, 660, 800]
+            )
     assert list(tmp_path.glob("*.tif")) == []

@@ -16,11 +16,22 @@ def test_classify_priorities_and_thresholds() -> None:
     swir1 = np.array([0.35, 0.25, 0.01, 0.09, 0.08, 0.0])
     reason = classify(green, red, nir, swir1)
     assert reason.tolist() == [
-        MaskReason.VALID, MaskReason.VEGETATION, MaskReason.WATER, MaskReason.DARK, MaskReason.VEGETATION, MaskReason.WATER,
+        MaskReason.VALID,
+        MaskReason.VEGETATION,
+        MaskReason.WATER,
+        MaskReason.DARK,
+        MaskReason.VEGETATION,
+        MaskReason.WATER,
     ]
     ndvi = (nir[0] - red[0]) / (nir[0] + red[0])
-    assert classify(green[:1], red[:1], nir[:1], swir1[:1], SpectralMaskThresholds(ndvi_max=ndvi - 0.01))[0] == MaskReason.VEGETATION
-    assert classify(green[:1], red[:1], nir[:1], swir1[:1], SpectralMaskThresholds(ndvi_max=ndvi + 0.01))[0] == MaskReason.VALID
+    assert (
+        classify(green[:1], red[:1], nir[:1], swir1[:1], SpectralMaskThresholds(ndvi_max=ndvi - 0.01))[0]
+        == MaskReason.VEGETATION
+    )
+    assert (
+        classify(green[:1], red[:1], nir[:1], swir1[:1], SpectralMaskThresholds(ndvi_max=ndvi + 0.01))[0]
+        == MaskReason.VALID
+    )
 
 
 def test_index_bands_on_enmap() -> None:

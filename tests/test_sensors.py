@@ -29,7 +29,9 @@ def test_gaussian_srf_of_linear_spectrum_is_its_value_at_the_centre() -> None:
     assert finite[5:-5].all()
     np.testing.assert_allclose(matrix[finite].sum(axis=1), 1.0)
     spectrum = 0.1 + 1e-4 * source  # symmetric responses reproduce a linear function exactly
-    np.testing.assert_allclose(resample(spectrum, matrix[finite]), 0.1 + 1e-4 * sensor.wavelengths_nm[finite], rtol=1e-6)
+    np.testing.assert_allclose(
+        resample(spectrum, matrix[finite]), 0.1 + 1e-4 * sensor.wavelengths_nm[finite], rtol=1e-6
+    )
 
 
 def test_uncovered_bands_are_nan_not_extrapolated() -> None:

@@ -17,6 +17,7 @@ from .. import __version__
 
 #: command name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "evaluate": ("eospec.cli.evaluate", "evaluate_command", "Accuracy of a map against a reference raster."),
     "map": ("eospec.cli.map", "map_command", "Map a soil property from a hyperspectral scene to a COG."),
     "models": ("eospec.cli.models", "models_command", "List the bundled models and their accuracy."),
     "simulate": (

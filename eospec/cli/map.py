@@ -12,7 +12,9 @@ from .options import handle_errors, overwrite_option
 
 @click.command("map")
 @click.option(
-    "--scene", required=True, type=click.Path(path_type=Path),
+    "--scene",
+    required=True,
+    type=click.Path(path_type=Path),
     help="EnMAP L2A product (folder or zip), GeoTIFF with wavelength tags, or ENVI cube.",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Output COG (.tif).")
@@ -21,10 +23,17 @@ from .options import handle_errors, overwrite_option
 @click.option("--tile-size", default=256, show_default=True, type=click.IntRange(min=16), help="Window side in pixels.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Reader threads.")
 @click.option(
-    "--wavelengths", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    "--wavelengths",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="CSV with 'wavelength,fwhm' (nm), one row per band, for scenes without wavelength tags.",
 )
-@click.option("--ndvi-max", default=0.3, show_default=True, type=float, help="Pixels with NDVI above this are masked as vegetation.")
+@click.option(
+    "--ndvi-max",
+    default=0.3,
+    show_default=True,
+    type=float,
+    help="Pixels with NDVI above this are masked as vegetation.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.pass_context
 @handle_errors
@@ -51,17 +60,28 @@ def map_command(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = map_scene(
-            scene, out, model, overwrite=overwrite, tile_size=tile_size, workers=workers,
-            wavelengths=wavelengths, thresholds=SpectralMaskThresholds(ndvi_max=ndvi_max), progress=progress,
+            scene,
+            out,
+            model,
+            overwrite=overwrite,
+            tile_size=tile_size,
+            workers=workers,
+            wavelengths=wavelengths,
+            thresholds=SpectralMaskThresholds(ndvi_max=ndvi_max),
+            progress=progress,
         )
     for warning in caught:
         click.echo(f"Warning: {warning.message}", err=True)
     quiet = bool(ctx.find_root().obj and ctx.find_root().obj.get("quiet"))
     if not quiet:
         total = result.width * result.height
-        masked = ", ".join(f"{name} {count}" for name, count in result.reason_counts.items() if count and name != "valid")
+        masked = ", ".join(
+            f"{name} {count}" for name, count in result.reason_counts.items() if count and name != "valid"
+        )
         low, high = result.value_range
         click.echo(f"Wrote {result.path} ({result.width} x {result.height} px, {result.seconds:.1f} s)")
-        click.echo(f"  {result.n_valid} of {total} pixels valid; {result.model} 2-98 %: {low:.1f}-{high:.1f} {result.unit}")
+        click.echo(
+            f"  {result.n_valid} of {total} pixels valid; {result.model} 2-98 %: {low:.1f}-{high:.1f} {result.unit}"
+        )
         click.echo(f"  masked: {masked or 'none'}")
         click.echo(f"  QGIS style: {result.style_path}")

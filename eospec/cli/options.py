@@ -13,9 +13,7 @@ from ..errors import EospecError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-overwrite_option = click.option(
-    "--overwrite", is_flag=True, default=False, help="Replace the output if it exists."
-)
+overwrite_option = click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
 
 
 def _check_output(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
@@ -30,7 +28,11 @@ def _check_output(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 output_option = click.option(
-    "--out", "out", required=True, type=click.Path(dir_okay=False), callback=_check_output,
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    callback=_check_output,
     help="Output file.",
 )
 

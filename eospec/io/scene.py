@@ -263,9 +263,7 @@ class Scene:
     def __enter__(self) -> Scene:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def close(self) -> None:
@@ -424,8 +422,13 @@ def open_scene(
     if product is not None:
         raster_path = product.spectral_image
         spectral = _Spectral(
-            product.wavelengths_nm, product.fwhm_nm, product.bad_bands, product.gains, product.offsets,
-            "DLR METADATA.XML gain/offset", product.nodata,
+            product.wavelengths_nm,
+            product.fwhm_nm,
+            product.bad_bands,
+            product.gains,
+            product.offsets,
+            "DLR METADATA.XML gain/offset",
+            product.nodata,
         )
         quality, scene_id, acquisition = product.quality_masks, product.scene_id, product.acquisition_start
     elif given.is_dir():
@@ -434,8 +437,14 @@ def open_scene(
             "*-METADATA.XML): pass the product folder or zip, or a GeoTIFF/ENVI file"
         )
     elif given.suffix.lower() == ".hdr":
-        for candidate in (given.with_suffix(""), given.with_suffix(".img"), given.with_suffix(".dat"),
-                          given.with_suffix(".bsq"), given.with_suffix(".bil"), given.with_suffix(".bip")):
+        for candidate in (
+            given.with_suffix(""),
+            given.with_suffix(".img"),
+            given.with_suffix(".dat"),
+            given.with_suffix(".bsq"),
+            given.with_suffix(".bil"),
+            given.with_suffix(".bip"),
+        ):
             if candidate.is_file():
                 raster_path = str(candidate)
                 break

@@ -87,9 +87,7 @@ def get_model_metadata(name: str) -> dict[str, Any]:
     """
     catalogue = _catalogue()
     if name not in catalogue:
-        raise UnknownModelError(
-            f"Unknown model: {name!r}. Must be one of {list(catalogue)} (see 'eospec models')"
-        )
+        raise UnknownModelError(f"Unknown model: {name!r}. Must be one of {list(catalogue)} (see 'eospec models')")
     metadata: dict[str, Any] = json.loads(catalogue[name].read_text())
     return metadata
 

@@ -20,12 +20,12 @@ Transform = Literal["reflectance", "absorbance"]
 
 
 class SpectralRegressor(nn.Module):
-    """A fully connected network (or a linear model) on reflectance spectra.
+    r"""A fully connected network (or a linear model) on reflectance spectra.
 
     The forward pass, for a reflectance spectrum :math:`r` (0-1) at the model's bands:
 
     1. ``transform``: ``"reflectance"`` keeps :math:`r`; ``"absorbance"`` uses
-       :math:`\\log_{10}(1/r)` (the usual NIR-spectroscopy form, e.g. Stenberg et al. 2010,
+       :math:`\log_{10}(1/r)` (the usual NIR-spectroscopy form, e.g. Stenberg et al. 2010,
        *Adv. Agron.* 107), with :math:`r` clipped to at least 1e-4;
     2. ``snv``: optional standard normal variate per spectrum (Barnes et al. 1989, *Appl. Spectrosc.*
        43(5), Eq. 1): subtract the spectrum's mean over bands, divide by its standard deviation;
@@ -42,6 +42,9 @@ class SpectralRegressor(nn.Module):
     Raises:
         ValueError: If ``transform`` is unknown or a size is not positive.
     """
+
+    input_mean: torch.Tensor
+    input_scale: torch.Tensor
 
     def __init__(
         self,

@@ -26,7 +26,9 @@ def listing(folder: Path) -> list[str]:
 
 
 def test_map_writes_cog_and_reports(tmp_path: Path, linear_model: tuple[Path, object, float]) -> None:
-    code, output = run("map", "--scene", str(SCENE), "--out", str(tmp_path / "soc.tif"), "--model", str(linear_model[0]))
+    code, output = run(
+        "map", "--scene", str(SCENE), "--out", str(tmp_path / "soc.tif"), "--model", str(linear_model[0])
+    )
     assert code == 0, output
     assert "pixels valid" in output and "soc.qml" in output
     with rasterio.open(tmp_path / "soc.tif") as written:
@@ -42,10 +44,21 @@ def test_map_writes_cog_and_reports(tmp_path: Path, linear_model: tuple[Path, ob
         ("no_crs.tif", [], "has no CRS"),
     ],
 )
-def test_bad_scene(tmp_path: Path, linear_model: tuple[Path, object, float], scene: str, extra: list[str], message: str) -> None:
+def test_bad_scene(
+    tmp_path: Path, linear_model: tuple[Path, object, float], scene: str, extra: list[str], message: str
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    code, output = run("map", "--scene", str(ENMAP_FIXTURES / scene), "--out", str(out / "soc.tif"), "--model", str(linear_model[0]), *extra)
+    code, output = run(
+        "map",
+        "--scene",
+        str(ENMAP_FIXTURES / scene),
+        "--out",
+        str(out / "soc.tif"),
+        "--model",
+        str(linear_model[0]),
+        *extra,
+    )
     assert code == 2
     assert message in output
     assert listing(out) == []
@@ -56,8 +69,17 @@ def test_rgb_image(tmp_path: Path, linear_model: tuple[Path, object, float]) -> 
     table.write_text("wavelength\n480\n560\n660\n800\n")
     out = tmp_path / "out"
     out.mkdir()
-    code, output = run("map", "--scene", str(ENMAP_FIXTURES / "rgb.tif"), "--out", str(out / "soc.tif"),
-                       "--model", str(linear_model[0]), "--wavelengths", str(table))
+    code, output = run(
+        "map",
+        "--scene",
+        str(ENMAP_FIXTURES / "rgb.tif"),
+        "--out",
+        str(out / "soc.tif"),
+        "--model",
+        str(linear_model[0]),
+        "--wavelengths",
+        str(table),
+    )
     assert code == 2 and "has 4 bands" in output and "hyperspectral" in output
     assert listing(out) == []
 
@@ -66,21 +88,43 @@ def test_wavelength_table_makes_untagged_scene_usable(tmp_path: Path, linear_mod
     from eospec.sensors import enmap
 
     table = tmp_path / "bands.csv"
-    table.write_text("wavelength,fwhm\n" + "\n".join(f"{w},{f}" for w, f in zip(enmap().wavelengths_nm, enmap().fwhm_nm, strict=True)))
-    code, output = run("map", "--scene", str(ENMAP_FIXTURES / "no_wavelengths.tif"), "--out", str(tmp_path / "soc.tif"),
-                       "--model", str(linear_model[0]), "--wavelengths", str(table))
+    table.write_text(
+        "wavelength,fwhm\n"
+        + "\n".join(f"{w},{f}" for w, f in zip(enmap().wavelengths_nm, enmap().fwhm_nm, strict=True))
+    )
+    code, output = run(
+        "map",
+        "--scene",
+        str(ENMAP_FIXTURES / "no_wavelengths.tif"),
+        "--out",
+        str(tmp_path / "soc.tif"),
+        "--model",
+        str(linear_model[0]),
+        "--wavelengths",
+        str(table),
+    )
     assert code == 0, output
 
 
 def test_all_nodata_scene_warns(tmp_path: Path, linear_model: tuple[Path, object, float]) -> None:
-    code, output = run("map", "--scene", str(ENMAP_FIXTURES / "all_nodata.tif"), "--out", str(tmp_path / "soc.tif"), "--model", str(linear_model[0]))
+    code, output = run(
+        "map",
+        "--scene",
+        str(ENMAP_FIXTURES / "all_nodata.tif"),
+        "--out",
+        str(tmp_path / "soc.tif"),
+        "--model",
+        str(linear_model[0]),
+    )
     assert code == 0
     assert "Warning: No pixel" in output and "all nodata" in output
     assert (tmp_path / "soc.tif").exists()
 
 
 def test_output_folder_missing(tmp_path: Path, linear_model: tuple[Path, object, float]) -> None:
-    code, output = run("map", "--scene", str(SCENE), "--out", str(tmp_path / "nope" / "soc.tif"), "--model", str(linear_model[0]))
+    code, output = run(
+        "map", "--scene", str(SCENE), "--out", str(tmp_path / "nope" / "soc.tif"), "--model", str(linear_model[0])
+    )
     assert code == 2 and "does not exist" in output
     assert listing(tmp_path) == ["model"]
 
@@ -91,7 +135,9 @@ def test_output_folder_not_writable(tmp_path: Path, linear_model: tuple[Path, ob
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        code, output = run("map", "--scene", str(SCENE), "--out", str(locked / "soc.tif"), "--model", str(linear_model[0]))
+        code, output = run(
+            "map", "--scene", str(SCENE), "--out", str(locked / "soc.tif"), "--model", str(linear_model[0])
+        )
     finally:
         locked.chmod(0o700)
     assert code == 2 and "not writable" in output
