@@ -335,14 +335,20 @@ def _predict(
     source = torch.from_numpy(raw)
     gain = torch.from_numpy(info.gain[plan.read_bands].astype(np.float32))[:, None]
     offset = torch.from_numpy(info.offset[plan.read_bands].astype(np.float32))[:, None]
+    selection = plan.matrix.argmax(axis=1) if plan.method == "selection" else None
+    rows = None if selection is None else torch.from_numpy(selection)
     matrix = torch.from_numpy(plan.matrix.astype(np.float32))
     with torch.inference_mode():
         for start in range(0, pixels, _CHUNK_PIXELS):
-            chunk = source[:, start : start + _CHUNK_PIXELS].float()
+            chunk = source[:, start : start + _CHUNK_PIXELS]
             if folded is not None:
-                result = module.forward_band_major(chunk, *folded)
+                result = module.forward_band_major(chunk.float(), *folded)
+            elif rows is not None:
+                # Nonlinear preprocessing (absorbance, SNV) needs reflectance at the model's bands.
+                reflectance = chunk.index_select(0, rows).float().mul_(gain[rows]).add_(offset[rows])
+                result = module.forward_band_major(reflectance)
             else:
-                reflectance = chunk.mul_(gain).add_(offset)
+                reflectance = chunk.float().mul_(gain).add_(offset)
                 result = module.forward_band_major(matrix @ reflectance)
             out[:, start : start + _CHUNK_PIXELS] = result.numpy()
     return out
