@@ -62,7 +62,8 @@ def rpiq(observed: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
     if y.size < 2:
         return float("nan")
     q1, q3 = np.percentile(y, [25, 75])
-    return float((q3 - q1) / np.sqrt(mean_squared_error(y, p)))
+    error = np.sqrt(mean_squared_error(y, p))
+    return float("inf") if error == 0 else float((q3 - q1) / error)
 
 
 def regression_metrics(observed: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[str, float]:

@@ -15,6 +15,7 @@ with full width at half maximum (FWHM) :math:`f` has :math:`\sigma = f / (2\sqrt
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from importlib import resources
 
@@ -29,6 +30,7 @@ __all__ = [
     "tabulated_srf_matrix",
     "resample",
     "nearest_band",
+    "read_srf_table",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -231,3 +233,36 @@ def nearest_band(wavelengths_nm: npt.ArrayLike, target_nm: float, tolerance_nm: 
     if abs(centres[index] - target_nm) > tolerance_nm:
         raise ValueError(f"No band within {tolerance_nm} nm of {target_nm} nm (closest: {centres[index]:.1f} nm)")
     return index
+
+
+def read_srf_table(path: str | os.PathLike[str]) -> tuple[list[tuple[FloatArray, FloatArray]], FloatArray, FloatArray]:
+    """Read tabulated spectral responses from an EnMAP-Box ``.srf`` archive.
+
+    The archive is a NumPy ``npz`` with ``srf`` of shape (K, B, 2): per band, K rows of
+    [wavelength in um, weight] (rows with weight 0 pad shorter tables), and the band centres
+    ``sensor_wl`` and widths ``sensor_fwhm`` in nm.
+
+    Args:
+        path: the ``.srf`` file, e.g. ``EnMAP_L2A_224bands_generic.srf``.
+
+    Returns:
+        ``(responses, centres_nm, fwhm_nm)``: one ``(wavelengths_nm, weights)`` pair per band for
+        :func:`tabulated_srf_matrix`, and float64 arrays of shape (B,).
+
+    Raises:
+        ValueError: If the archive lacks the ``srf`` table or it is not (K, B, 2).
+    """
+    with np.load(path) as archive:
+        if "srf" not in archive.files:
+            raise ValueError(f"{str(path)!r} has no 'srf' table (found {archive.files}); expected an EnMAP-Box .srf")
+        table = np.asarray(archive["srf"], dtype=np.float64)
+        centres = np.asarray(archive["sensor_wl"], dtype=np.float64)
+        fwhm = np.asarray(archive["sensor_fwhm"], dtype=np.float64)
+    if table.ndim != 3 or table.shape[2] != 2:
+        raise ValueError(f"'srf' in {str(path)!r} has shape {table.shape}; expected (K, B, 2)")
+    responses = []
+    for band in range(table.shape[1]):
+        rows = table[:, band]
+        rows = rows[rows[:, 1] > 0]
+        responses.append((rows[:, 0] * 1000.0, rows[:, 1]))
+    return responses, centres, fwhm

@@ -27,8 +27,8 @@ checked against the fitted estimator and written to ``<out-dir>/soc.pt`` and ``s
 
 Usage::
 
-    python recipes/train_soc_model.py                          # the bundled model
-    python recipes/train_soc_model.py --quick --out-dir /tmp/soc  # CI-size run
+    python recipes/train_soc_model.py                          # the bundled model (1-2 min, 2 cores)
+    python recipes/train_soc_model.py --quick --out-dir /tmp/soc  # CI-size run (under 30 s)
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ SNR_SWIR = 180.0
 
 LIMESODA_CITATION = (
     "Schmidinger J. et al. (2025) LimeSoDa: A dataset collection for benchmarking of machine "
-    "learning regressors in digital soil mapping. Geoderma (arXiv:2502.20139); "
-    "https://github.com/JonasSchmidinger/LimeSoDa"
+    "learning regressors in digital soil mapping. Geoderma (arXiv:2502.20139); Python package "
+    "limesoda 0.1.5, https://github.com/a11to1n3/LimeSoDa"
 )
 
 
@@ -678,7 +678,9 @@ def verify(
     reproduce the estimator's predictions to 1e-4 g/kg: in float64 arithmetic for the linear
     models (the estimator is float64 sklearn/numpy, the weights are float32), in float32 for an
     MLP (the estimator is the trained torch module, before its target scaling was folded into
-    the output layer). ``forward_band_major`` must agree with ``forward`` to 1e-4 g/kg too.
+    the output layer). ``forward_band_major`` must agree with ``forward`` to 1e-4 g/kg in float64.
+    Float32 arithmetic alone (summation order, for outputs up to about 130 g/kg) may add up to
+    1e-3 g/kg.
 
     Returns:
         The largest absolute differences in g/kg.
@@ -701,7 +703,8 @@ def verify(
     exact = "float32" if candidate.kind == "mlp" else "float64"
     assert deviation[exact] < 1e-4, deviation
     assert deviation["float32"] < 1e-3, deviation  # float32 arithmetic of a float64 estimator
-    assert deviation[f"band_major_vs_forward_{exact}"] < 1e-4, deviation
+    assert deviation["band_major_vs_forward_float64"] < 1e-4, deviation
+    assert deviation["band_major_vs_forward_float32"] < 1e-3, deviation
     return {key: float(f"{value:.3g}") for key, value in deviation.items()}
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eospec.sensors import ENMAP_DEFAULT_BANDS, enmap, gaussian_srf_matrix, nearest_band, resample, tabulated_srf_matrix
+from eospec.sensors import (
+    ENMAP_DEFAULT_BANDS,
+    enmap,
+    gaussian_srf_matrix,
+    nearest_band,
+    read_srf_table,
+    resample,
+    tabulated_srf_matrix,
+)
 
 
 def test_enmap_table() -> None:
@@ -69,18 +77,14 @@ def test_errors() -> None:
 
 def test_real_enmap_srf_agrees_with_gaussian_fwhm(shared_data: Path) -> None:
     """The EnMAP-Box tabulated L2A SRFs and Gaussian(centre, FWHM) give the same soil spectrum."""
-    srf = np.load(shared_data / "enmap" / "srf" / "EnMAP_L2A_224bands_generic.srf")
+    responses, centres, fwhm = read_srf_table(shared_data / "enmap" / "srf" / "EnMAP_L2A_224bands_generic.srf")
+    assert len(responses) == 224 and np.allclose(centres, enmap().wavelengths_nm, atol=0.01)
     table = np.loadtxt(shared_data / "enmap" / "srf" / "Example_Soil_1nm.csv", skiprows=1)
     wavelengths, reflectance = table[:, 0], table[:, 1]
     if wavelengths.max() < 100:
         wavelengths = wavelengths * 1000
-    responses = []
-    for band in range(srf["srf"].shape[1]):
-        rows = srf["srf"][:, band]
-        rows = rows[rows[:, 1] > 0]
-        responses.append((rows[:, 0] * 1000.0, rows[:, 1]))
     tabulated = resample(reflectance, tabulated_srf_matrix(wavelengths, responses))
-    gaussian = resample(reflectance, gaussian_srf_matrix(wavelengths, srf["sensor_wl"], srf["sensor_fwhm"]))
+    gaussian = resample(reflectance, gaussian_srf_matrix(wavelengths, centres, fwhm))
     good = np.isfinite(tabulated) & np.isfinite(gaussian)
     assert good.sum() > 200
     np.testing.assert_allclose(gaussian[good], tabulated[good], rtol=0.01, atol=2e-3)

@@ -13,10 +13,9 @@ from .options import handle_errors
 __all__ = ["models_command", "describe_model"]
 
 
-def _training_data(metadata: dict[str, Any]) -> str:
+def _training_data(metadata: dict[str, Any]) -> list[str]:
     entries = metadata.get("training_data", [])
-    parts = [f"{entry.get('name', '?')} (n={entry.get('n', '?')}, {entry.get('licence', '?')})" for entry in entries]
-    return "; ".join(parts) if parts else "unknown"
+    return [f"{entry.get('name', '?')}: n={entry.get('n', '?')}, {entry.get('licence', '?')}" for entry in entries]
 
 
 def _accuracy(metadata: dict[str, Any]) -> str:
@@ -54,17 +53,19 @@ def describe_model(name: str) -> str:
     if bands:
         band_text += f", {min(bands):.0f}-{max(bands):.0f} nm"
     valid = metadata.get("valid_range")
+    unit = metadata.get("unit", "?")
+    training = _training_data(metadata)
     lines = [
         f"{name} (v{metadata.get('version', '?')}): {metadata.get('long_name', '')}",
-        f"  property:      {metadata.get('property', '?')} [{metadata.get('unit', '?')}]",
+        f"  property:      {metadata.get('property', '?')} [{unit}]",
         f"  sensor:        {metadata.get('sensor', '?')} ({band_text})",
         f"  model:         {kind}, {architecture.get('transform', '?')}{' + SNV' if architecture.get('snv') else ''}",
-        f"  training data: {_training_data(metadata)}",
-        f"  licence:       {metadata.get('licence', '?')}",
+        f"  valid range:   {f'{valid[0]:g}-{valid[1]:g} {unit}' if valid else 'not given'}",
         f"  CV accuracy:   {_accuracy(metadata)}",
+        f"  licence:       {metadata.get('licence', '?')}",
+        "  training data:" + ("" if training else " unknown"),
+        *(f"    - {line}" for line in training),
     ]
-    if valid:
-        lines.append(f"  valid range:   {valid[0]:g}-{valid[1]:g} {metadata.get('unit', '')}")
     return "\n".join(lines)
 
 
