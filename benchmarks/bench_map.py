@@ -98,7 +98,9 @@ def make_model(folder: Path) -> Path:
     module.input_mean.fill_(0.2)
     module.input_scale.fill_(0.1)
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(module.state_dict(), folder / "mlp.pt")
+    from safetensors.torch import save_file
+
+    save_file(module.state_dict(), folder / "mlp.safetensors")
     metadata = {
         "name": "mlp",
         "version": "bench",
@@ -115,7 +117,7 @@ def make_model(folder: Path) -> Path:
             "snv": False,
         },
         "valid_range": [-1e9, 1e9],
-        "weights": "mlp.pt",
+        "weights": "mlp.safetensors",
     }
     path = folder / "mlp.json"
     path.write_text(json.dumps(metadata))
@@ -195,6 +197,20 @@ def run(command: list[str]) -> tuple[float, float, int]:
     return seconds, usage.ru_maxrss / 1024.0, os.waitstatus_to_exitcode(status)
 
 
+def in_subprocess(function: str, *args: str) -> Path:
+    """Run make_scene/make_model in a child process so this process stays small.
+
+    Children are forked from this process: whatever it holds would count in their peak RSS.
+    """
+    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_map; print(bench_map.{function}(*sys.argv[1:]))"
+    if function == "make_scene":
+        code = code.replace("(*sys.argv[1:])", "(int(sys.argv[1]), bench_map.Path(sys.argv[2]))")
+    else:
+        code = code.replace("(*sys.argv[1:])", "(bench_map.Path(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, action="append", help="scene side in pixels (repeatable)")
@@ -203,7 +219,7 @@ def main() -> None:
     parser.add_argument("--skip-torchgeo", action="store_true")
     args = parser.parse_args()
     sizes = args.size or [1024, 2048]
-    model = make_model(args.work / "model")
+    model = in_subprocess("make_model", str(args.work / "model"))
     python = sys.executable
     eospec = (
         [python, "-m", "eospec.cli.main"]
@@ -212,7 +228,7 @@ def main() -> None:
     )
     rows = []
     for size in sizes:
-        scene = make_scene(size, args.work / "scenes")
+        scene = in_subprocess("make_scene", str(size), str(args.work / "scenes"))
         mb = scene.stat().st_size / 2**20
         out = args.work / f"out_{size}"
         out.mkdir(exist_ok=True)

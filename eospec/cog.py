@@ -16,7 +16,6 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import rasterio.shutil
-from rio_cogeo.cogeo import cog_validate
 
 from .errors import OutputExistsError, OutputNotWritableError
 
@@ -143,6 +142,8 @@ def validate_cog(path: str | os.PathLike[str]) -> tuple[bool, list[str], list[st
     Returns:
         ``(is_valid, errors, warnings)`` as :func:`rio_cogeo.cog_validate` gives them.
     """
+    from rio_cogeo.cogeo import cog_validate  # imported here: it pulls in morecantile and pydantic
+
     valid, errors, warnings = cog_validate(str(path), quiet=True)
     return bool(valid), list(errors), list(warnings)
 

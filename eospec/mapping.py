@@ -10,9 +10,11 @@ Fast path. Windows arrive from GDAL as digital numbers (DN) of shape (B, H, W). 
 gain/offset, the band selection (or SRF resampling) to the model's bands and the model's input
 standardisation are all linear, so they are folded into the model's first layer once
 (:func:`plan_bands`); each window is then one matrix product on the band axis of the raw DN
-(``W' @ DN``), with no transpose and no reflectance copy. Reading (GDAL decodes with several
-threads), computing and writing overlap: reader threads prefetch the next windows while the
-current one is computed. torchgeo is never imported here.
+(``W' @ DN``), with no transpose and no reflectance copy, and only on the pixels that pass the
+masks. Reading (GDAL decodes with several threads), computing and writing overlap: reader threads
+prefetch the next windows while the current one is computed. The model runs in NumPy
+(:mod:`eospec.models.runtime`, same weights and forward pass as the torch module), so neither torch
+nor torchgeo is imported on this path.
 """
 
 from __future__ import annotations
@@ -39,13 +41,11 @@ from .cog import atomic_output, check_output, qml_pseudocolor, translate_to_cog
 from .errors import AllNodataWarning, ModelBandsError, NotHyperspectralError
 from .io.scene import Scene, SceneInfo, open_scene
 from .masks import QUALITY_REASONS, MaskReason, SpectralMaskThresholds, classify, index_bands
-from .models.registry import load_model_file, resolve_model
+from .models.registry import load_numpy_model, resolve_model
 from .sensors import enmap, gaussian_srf_matrix
 
 if TYPE_CHECKING:
-    import torch
-
-    from .models.spectral import SpectralRegressor
+    from .models.runtime import NumpySpectralRegressor
 
 __all__ = ["BandPlan", "MapResult", "plan_bands", "fold_first_layer", "map_scene", "MAP_NODATA"]
 
@@ -55,6 +55,10 @@ logger = logging.getLogger(__name__)
 MAP_NODATA = -9999.0
 #: Pixels per matrix product: bounds the float32 copy of the DN to about 26 MB at 202 bands.
 _CHUNK_PIXELS = 32768
+#: Raw window data read ahead while the model loads and runs: bounds memory, not speed.
+_PREFETCH_BYTES = 160 * 2**20
+#: Valid values kept per window to place the QGIS colour ramp (2nd-98th percentile).
+_SAMPLE_PER_WINDOW = 4096
 
 
 @dataclass
@@ -158,8 +162,8 @@ def plan_bands(info: SceneInfo, metadata: dict[str, Any]) -> BandPlan:
 
 
 def fold_first_layer(
-    plan: BandPlan, module: SpectralRegressor, info: SceneInfo
-) -> tuple[torch.Tensor, torch.Tensor] | None:
+    plan: BandPlan, module: NumpySpectralRegressor, info: SceneInfo
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The model's first layer acting directly on the scene's raw digital numbers.
 
     Folds the DN-to-reflectance gain/offset, the band plan's matrix and the model's input
@@ -172,21 +176,16 @@ def fold_first_layer(
         info: the scene's metadata (gain and offset).
 
     Returns:
-        ``(weight, bias)``: float32 tensors of shapes (H1, R) and (H1,); None when the model's
+        ``(weight, bias)``: float32 arrays of shapes (H1, R) and (H1,); None when the model's
         preprocessing is not linear (absorbance or SNV), which then runs on reflectance.
     """
-    import torch
-
-    if module.transform != "reflectance" or module.snv:
+    if not module.is_linear_input:
         return None
     weight, bias = module.folded_first_layer()
-    folded = weight.detach().double().numpy() @ plan.matrix
+    folded = weight.astype(np.float64) @ plan.matrix
     gain = info.gain[plan.read_bands]
     offset = info.offset[plan.read_bands]
-    return (
-        torch.from_numpy(folded * gain[None, :]).float(),
-        torch.from_numpy(bias.detach().double().numpy() + folded @ offset).float(),
-    )
+    return (folded * gain[None, :]).astype(np.float32), (bias.astype(np.float64) + folded @ offset).astype(np.float32)
 
 
 @dataclass
@@ -284,15 +283,15 @@ class _Reader:
 
 
 class _Prefetcher:
-    """Reads windows in order with up to ``depth`` reads running ahead; starts at construction.
+    """Reads windows in order, ``depth`` windows ahead on ``threads`` threads; starts at construction.
 
-    Starting before torch is imported lets GDAL (which releases the GIL) decode the first
-    windows on one core while the import runs on the other.
+    Starting before the model loads lets GDAL (which releases the GIL) decode the first
+    windows on one core while the main thread loads the model on the other.
     """
 
-    def __init__(self, reader: _Reader, windows: list[Window], depth: int) -> None:
+    def __init__(self, reader: _Reader, windows: list[Window], threads: int, depth: int) -> None:
         self.reader = reader
-        self.pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="eospec-read")
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eospec-read")
         self.queue = iter(windows)
         self.pending: deque[tuple[Window, Future[tuple[np.ndarray, dict[str, np.ndarray]]]]] = deque()
         for window in self.queue:
@@ -318,39 +317,26 @@ class _Prefetcher:
 
 
 def _predict(
-    plan: BandPlan,
-    module: SpectralRegressor,
-    folded: tuple[torch.Tensor, torch.Tensor] | None,
-    raw: np.ndarray,
-    info: SceneInfo,
+    plan: BandPlan, module: NumpySpectralRegressor, folded: tuple[np.ndarray, np.ndarray] | None, raw: np.ndarray, info: SceneInfo
 ) -> np.ndarray:
     """Model output for every pixel of a (R, N) DN array: float32 (n_outputs, N)."""
-    import torch
-
     pixels = raw.shape[1]
-    last = module.layers[-1]
-    assert isinstance(last, torch.nn.Linear)
-    n_outputs = last.out_features
-    out = np.empty((n_outputs, pixels), dtype=np.float32)
-    source = torch.from_numpy(raw)
-    gain = torch.from_numpy(info.gain[plan.read_bands].astype(np.float32))[:, None]
-    offset = torch.from_numpy(info.offset[plan.read_bands].astype(np.float32))[:, None]
-    selection = plan.matrix.argmax(axis=1) if plan.method == "selection" else None
-    rows = None if selection is None else torch.from_numpy(selection)
-    matrix = torch.from_numpy(plan.matrix.astype(np.float32))
-    with torch.inference_mode():
-        for start in range(0, pixels, _CHUNK_PIXELS):
-            chunk = source[:, start : start + _CHUNK_PIXELS]
-            if folded is not None:
-                result = module.forward_band_major(chunk.float(), *folded)
-            elif rows is not None:
-                # Nonlinear preprocessing (absorbance, SNV) needs reflectance at the model's bands.
-                reflectance = chunk.index_select(0, rows).float().mul_(gain[rows]).add_(offset[rows])
-                result = module.forward_band_major(reflectance)
-            else:
-                reflectance = chunk.float().mul_(gain).add_(offset)
-                result = module.forward_band_major(matrix @ reflectance)
-            out[:, start : start + _CHUNK_PIXELS] = result.numpy()
+    out = np.empty((module.n_outputs, pixels), dtype=np.float32)
+    gain = info.gain[plan.read_bands].astype(np.float32)[:, None]
+    offset = info.offset[plan.read_bands].astype(np.float32)[:, None]
+    rows = plan.matrix.argmax(axis=1) if plan.method == "selection" else None
+    matrix = plan.matrix.astype(np.float32)
+    for start in range(0, pixels, _CHUNK_PIXELS):
+        chunk = raw[:, start : start + _CHUNK_PIXELS]
+        if folded is not None:
+            result = module.forward_band_major(chunk.astype(np.float32), *folded)
+        elif rows is not None:
+            # Nonlinear preprocessing (absorbance, SNV) needs reflectance at the model's bands.
+            reflectance = chunk[rows].astype(np.float32) * gain[rows] + offset[rows]
+            result = module.forward_band_major(reflectance)
+        else:
+            result = module.forward_band_major(matrix @ (chunk.astype(np.float32) * gain + offset))
+        out[:, start : start + _CHUNK_PIXELS] = result
     return out
 
 
@@ -417,10 +403,7 @@ def map_scene(
     limits = thresholds or SpectralMaskThresholds()
     valid_low, valid_high = (float(v) for v in metadata.get("valid_range", (-np.inf, np.inf)))
     counts = np.zeros(len(MaskReason), dtype=np.int64)
-    edges = np.linspace(
-        valid_low if np.isfinite(valid_low) else 0.0, valid_high if np.isfinite(valid_high) else 1000.0, 2001
-    )
-    histogram = np.zeros(edges.size - 1, dtype=np.int64)
+    samples: list[np.ndarray] = []  # up to _SAMPLE_PER_WINDOW valid values per window, for the colour ramp
     style_path = target.with_suffix(".qml")
     profile: dict[str, Any] = {
         "driver": "GTiff",
@@ -443,11 +426,13 @@ def map_scene(
         offset = info.offset[plan.read_bands].astype(np.float32)
         profile.update(width=info.width, height=info.height, crs=info.crs, transform=info.transform)
         with atomic_output(target) as cog_path, atomic_output(target, suffix=".stage.tif") as stage_path:
-            # Reading starts now, so that GDAL decodes while torch is imported below.
-            prefetcher = _Prefetcher(_Reader(opened, plan.read_bands), windows, workers)
+            # Reading starts now, so that GDAL decodes while the model loads.
+            window_bytes = plan.read_bands.size * tile_size * tile_size * np.dtype(info.dtype).itemsize
+            depth = max(workers, min(len(windows), _PREFETCH_BYTES // max(1, window_bytes)))
+            prefetcher = _Prefetcher(_Reader(opened, plan.read_bands), windows, workers, depth)
             bar = _progress(info.width * info.height, progress)
             try:
-                module = load_model_file(metadata, weights_path)
+                module = load_numpy_model(metadata, weights_path)
                 folded = fold_first_layer(plan, module, info)
                 with rasterio.open(stage_path, "w", **profile) as stage:
                     for window, (raw, quality) in prefetcher:
@@ -463,12 +448,17 @@ def map_scene(
                             code = QUALITY_REASONS.get(name, MaskReason.CLOUD)
                             reason_2d[flags & ((reason_2d == 0) | (reason_2d > code))] = code
                         reason[_invalid_pixels(flat, info.nodata)] = MaskReason.NODATA
-                        prediction = _predict(plan, module, folded, flat, info)[0]
+                        # The model runs only on pixels that passed the masks: the others are nodata.
+                        candidates = np.flatnonzero(reason == 0)
+                        prediction = np.full(reason.size, np.nan, dtype=np.float32)
+                        if candidates.size:
+                            prediction[candidates] = _predict(plan, module, folded, flat[:, candidates], info)[0]
                         reason[(reason == 0) & ~((prediction >= valid_low) & (prediction <= valid_high))] = (
                             MaskReason.OUT_OF_RANGE
                         )
                         values = np.where(reason == 0, prediction, np.float32(MAP_NODATA)).astype(np.float32)
-                        histogram += np.histogram(values[reason == 0], bins=edges)[0]
+                        mapped = values[reason == 0]
+                        samples.append(mapped[:: max(1, mapped.size // _SAMPLE_PER_WINDOW)])
                         counts += np.bincount(reason, minlength=len(MaskReason))
                         stage.write(values.reshape(1, height, width), window=window, indexes=[1])
                         stage.write(reason.astype(np.float32).reshape(1, height, width), window=window, indexes=[2])
@@ -479,7 +469,7 @@ def map_scene(
                 prefetcher.close()
             translate_to_cog(stage_path, cog_path)
             reason_names = {member.name.lower(): int(counts[member]) for member in MaskReason}
-            value_range = _percentiles(histogram, edges)
+            value_range = _percentiles(np.concatenate(samples) if samples else np.empty(0, np.float32))
             low, high = (
                 value_range if np.all(np.isfinite(value_range)) else (max(valid_low, 0.0), min(valid_high, 100.0))
             )
@@ -506,15 +496,12 @@ def map_scene(
     )
 
 
-def _percentiles(histogram: np.ndarray, edges: np.ndarray) -> tuple[float, float]:
-    total = histogram.sum()
-    if total == 0:
+def _percentiles(values: np.ndarray) -> tuple[float, float]:
+    """2nd and 98th percentile of mapped values (NaN, NaN when there are none)."""
+    if values.size == 0:
         return float("nan"), float("nan")
-    cumulative = np.cumsum(histogram) / total
-    centres = (edges[:-1] + edges[1:]) / 2
-    return float(centres[np.searchsorted(cumulative, 0.02)]), float(
-        centres[min(np.searchsorted(cumulative, 0.98), centres.size - 1)]
-    )
+    low, high = np.percentile(values, [2, 98])
+    return float(low), float(high)
 
 
 def _describe(stage: Any, meta: dict[str, Any], unit: str, info: SceneInfo) -> None:

@@ -23,7 +23,7 @@ on the other 8 folds of all datasets. Hyperparameters (PLSR components, ridge pe
 epochs) are chosen by an inner cross-validation (or inner validation split) inside each
 training set. The candidate with the lowest pooled cross-validated RMSE is refitted on all
 folds 1-9 (plus all of datsoilspc), converted to a :class:`eospec.models.SpectralRegressor`,
-checked against the fitted estimator and written to ``<out-dir>/soc.pt`` and ``soc.json``.
+checked against the fitted estimator and written to ``<out-dir>/soc.safetensors`` and ``soc.json``.
 
 Usage::
 
@@ -714,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "--out-dir",
         type=Path,
         default=REPO / "eospec" / "models" / "weights",
-        help="folder for soc.pt and soc.json (default: eospec/models/weights)",
+        help="folder for soc.safetensors and soc.json (default: eospec/models/weights)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of folds, noise and MLP training")
     parser.add_argument("--quick", action="store_true", help="CI-size run: fewer candidates, components and epochs")
@@ -799,8 +799,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     log.info("held-out fold 10 (LimeSoDa), reported only: %s", held_test["pooled"])
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    weights = args.out_dir / "soc.pt"
-    torch.save({k: v.contiguous() for k, v in fitted.module.state_dict().items()}, weights)
+    weights = args.out_dir / "soc.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in fitted.module.state_dict().items()}, weights)
     centres, fwhm = enmap_default_bands()
     training_max = float(pool.soc.max())
     per_dataset = {(f"LimeSoDa {k}" if k != "datsoilspc" else k): v for k, v in best["per_dataset"].items()}
@@ -907,7 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             "LimeSoDa": _version("LimeSoDa"),
         },
         "recipe": command,
-        "weights": "soc.pt",
+        "weights": "soc.safetensors",
     }
     try:
         deviation = verify(fitted, chosen, pool.reflectance, metadata, weights)

@@ -102,7 +102,9 @@ def test_tile_size_does_not_change_the_map(tmp_path: Path, linear_model: tuple[P
     map_scene(FORMS["enmapbox"], tmp_path / "a.tif", model, tile_size=16, workers=1, progress=False)
     map_scene(FORMS["enmapbox"], tmp_path / "b.tif", model, tile_size=512, workers=3, progress=False)
     with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
-        np.testing.assert_array_equal(a.read(), b.read())
+        np.testing.assert_array_equal(a.read(2), b.read(2))
+        # BLAS may sum in another order for other batch shapes: float32 rounding only.
+        np.testing.assert_allclose(a.read(1), b.read(1), rtol=1e-5)
 
 
 def test_srf_resampling_path_when_bands_are_shifted(

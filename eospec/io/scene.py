@@ -418,7 +418,16 @@ def open_scene(
     acquisition: datetime | None = None
     raster_path = str(given)
     is_product_file = given.is_file() and bool(re.search(r"SPECTRAL_IMAGE|-METADATA\.XML$", given.name, flags=re.I))
-    product = _resolve_dlr(given) if (given.is_dir() or given.suffix.lower() == ".zip" or is_product_file) else None
+    product = None
+    missing_xml: SceneNotFoundError | None = None
+    if given.is_dir() or given.suffix.lower() == ".zip":
+        product = _resolve_dlr(given)
+    elif is_product_file:
+        # A DLR file name: read the product, or the file alone when it carries its own band tags.
+        try:
+            product = _resolve_dlr(given)
+        except SceneNotFoundError as error:
+            missing_xml = error
     if product is not None:
         raster_path = product.spectral_image
         spectral = _Spectral(
@@ -483,6 +492,8 @@ def open_scene(
             spectral.wavelengths = np.asarray(wavelengths, dtype=np.float64)
             if fwhm is not None:
                 spectral.fwhm = np.asarray(fwhm, dtype=np.float64)
+    if spectral.wavelengths is None and missing_xml is not None:
+        raise missing_xml
     if spectral.wavelengths is None:
         raise MissingWavelengthsError(
             f"{str(path)!r} has no band wavelengths (no 'wavelength' band tags, ENVI header or DLR "

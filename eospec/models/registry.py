@@ -1,8 +1,9 @@
 """Registry of the models bundled with eospec (plain dicts with ``get_*``/``list_*`` helpers).
 
 Each bundled model is a pair of files in ``eospec/models/weights/``: ``<name>.json`` (metadata)
-and the weights file it names (a ``state_dict`` saved by ``torch.save``, loaded with
-``weights_only=True`` so that no pickled code runs). The metadata keys are:
+and the weights file it names: a ``.safetensors`` file of the model's ``state_dict`` (no code can
+run on load, and NumPy reads it without torch), or a ``.pt`` ``state_dict`` loaded with
+``weights_only=True``. The metadata keys are:
 
 ``name``, ``version``, ``description``, ``property`` (e.g. ``"soc"``), ``long_name``, ``unit``
 (e.g. ``"g/kg"``), ``sensor``, ``band_wavelengths_nm`` (the model's B input bands),
@@ -23,12 +24,24 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..errors import UnknownModelError
 
 if TYPE_CHECKING:
+    from .runtime import NumpySpectralRegressor
     from .spectral import SpectralRegressor
 
-__all__ = ["BundledModel", "list_models", "get_model", "get_model_metadata", "load_model_file", "resolve_model"]
+__all__ = [
+    "BundledModel",
+    "list_models",
+    "get_model",
+    "get_model_metadata",
+    "load_model_file",
+    "load_numpy_model",
+    "load_weights",
+    "resolve_model",
+]
 
 _WEIGHTS_PACKAGE = "eospec.models.weights"
 
@@ -92,12 +105,37 @@ def get_model_metadata(name: str) -> dict[str, Any]:
     return metadata
 
 
+def load_weights(weights_path: Path) -> dict[str, np.ndarray]:
+    """Read a model's weights as float32 NumPy arrays, without importing torch for safetensors.
+
+    Args:
+        weights_path: a ``.safetensors`` file (preferred) or a ``.pt`` ``state_dict`` (loaded with
+            ``weights_only=True``, so no pickled code runs).
+
+    Returns:
+        Parameter name -> array, the names of :class:`~eospec.models.spectral.SpectralRegressor`.
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+    """
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"Model weights not found: {str(weights_path)!r}")
+    if weights_path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        return {name: value.astype(np.float32, copy=False) for name, value in load_file(weights_path).items()}
+    import torch
+
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    return {name: value.float().numpy() for name, value in state.items()}
+
+
 def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralRegressor:
-    """Build a :class:`SpectralRegressor` from metadata and load its weights safely.
+    """Build a :class:`SpectralRegressor` (torch) from metadata and load its weights safely.
 
     Args:
         metadata: the model's metadata (``architecture`` and ``band_wavelengths_nm`` are used).
-        weights_path: the ``state_dict`` file written by ``torch.save``.
+        weights_path: ``.safetensors`` or ``.pt`` weights (see :func:`load_weights`).
 
     Returns:
         The model in eval mode.
@@ -110,9 +148,7 @@ def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralReg
 
     from .spectral import SpectralRegressor
 
-    architecture = metadata["architecture"]
-    if architecture.get("type") != "spectral_regressor":
-        raise ValueError(f"Unknown architecture type: {architecture.get('type')!r}")
+    architecture = _architecture(metadata)
     module = SpectralRegressor(
         n_bands=len(metadata["band_wavelengths_nm"]),
         hidden=tuple(architecture.get("hidden", ())),
@@ -120,9 +156,40 @@ def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralReg
         transform=architecture.get("transform", "reflectance"),
         snv=bool(architecture.get("snv", False)),
     )
-    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    state = {name: torch.from_numpy(value) for name, value in load_weights(weights_path).items()}
     module.load_state_dict(state)
     return module.eval()
+
+
+def load_numpy_model(metadata: dict[str, Any], weights_path: Path) -> NumpySpectralRegressor:
+    """The same model as :func:`load_model_file`, as a NumPy runtime (no torch import).
+
+    Args:
+        metadata: the model's metadata.
+        weights_path: ``.safetensors`` or ``.pt`` weights.
+
+    Returns:
+        The :class:`~eospec.models.runtime.NumpySpectralRegressor`.
+
+    Raises:
+        ValueError: If the architecture type is unknown.
+        FileNotFoundError: If the weights file is missing.
+    """
+    from .runtime import NumpySpectralRegressor
+
+    architecture = _architecture(metadata)
+    return NumpySpectralRegressor.from_state(
+        load_weights(weights_path),
+        transform=architecture.get("transform", "reflectance"),
+        snv=bool(architecture.get("snv", False)),
+    )
+
+
+def _architecture(metadata: dict[str, Any]) -> dict[str, Any]:
+    architecture: dict[str, Any] = metadata["architecture"]
+    if architecture.get("type") != "spectral_regressor":
+        raise ValueError(f"Unknown architecture type: {architecture.get('type')!r}. Must be 'spectral_regressor'")
+    return architecture
 
 
 def resolve_model(name: str) -> tuple[dict[str, Any], Path]:

@@ -218,3 +218,20 @@ def test_real_potsdam_tile(shared_data: Path) -> None:
     with open_scene(tiles[0]) as scene:
         assert scene.info.scale_source == "GDAL band scale/offset"
         _check_potsdam(scene)
+
+
+def test_dlr_named_file_alone(tmp_path: Path) -> None:
+    """A product file without its METADATA.XML: read from its own tags, or refused with the XML hint."""
+    import shutil
+
+    name = f"{PRODUCT}-SPECTRAL_IMAGE.TIF"
+    tagged = tmp_path / "tagged" / name
+    tagged.parent.mkdir()
+    shutil.copy(FORMS["enmapbox_geotiff"], tagged)
+    with open_scene(tagged) as scene:
+        assert scene.info.count == 224 and scene.info.gain[0] == pytest.approx(1e-4)
+    bare = tmp_path / "bare" / name
+    bare.parent.mkdir()
+    shutil.copy(FORMS["dlr_folder"] / name, bare)
+    with pytest.raises(SceneNotFoundError, match="METADATA.XML"):
+        open_scene(bare)

@@ -59,7 +59,7 @@ def test_soc_metadata_has_every_documented_key():
     assert metadata["property"] == "soc"
     assert metadata["unit"] == "g/kg"
     assert metadata["sensor"] == "enmap"
-    assert metadata["weights"] == "soc.pt"
+    assert metadata["weights"] == "soc.safetensors"
     assert {"type", "hidden", "n_outputs", "transform", "snv"} <= set(metadata["architecture"])
     assert metadata["architecture"]["type"] == "spectral_regressor"
     assert {"rmse", "r2", "rpiq", "n", "folds", "scheme"} <= set(metadata["cross_validation"])
