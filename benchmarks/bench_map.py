@@ -202,7 +202,9 @@ def in_subprocess(function: str, *args: str) -> Path:
 
     Children are forked from this process: whatever it holds would count in their peak RSS.
     """
-    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_map; print(bench_map.{function}(*sys.argv[1:]))"
+    code = (
+        f"import sys; sys.path.insert(0, {str(HERE)!r}); import bench_map; print(bench_map.{function}(*sys.argv[1:]))"
+    )
     if function == "make_scene":
         code = code.replace("(*sys.argv[1:])", "(int(sys.argv[1]), bench_map.Path(sys.argv[2]))")
     else:

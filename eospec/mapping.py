@@ -317,7 +317,11 @@ class _Prefetcher:
 
 
 def _predict(
-    plan: BandPlan, module: NumpySpectralRegressor, folded: tuple[np.ndarray, np.ndarray] | None, raw: np.ndarray, info: SceneInfo
+    plan: BandPlan,
+    module: NumpySpectralRegressor,
+    folded: tuple[np.ndarray, np.ndarray] | None,
+    raw: np.ndarray,
+    info: SceneInfo,
 ) -> np.ndarray:
     """Model output for every pixel of a (R, N) DN array: float32 (n_outputs, N)."""
     pixels = raw.shape[1]

@@ -141,14 +141,49 @@ _SUFFIX_TRUTH_JSON = "_truth.json"
 #: Kou et al. (1993, *Appl. Opt.* 32, 3531) and Hale & Querry (1973, *Appl. Opt.* 12, 555).
 _PURE_WATER_ABSORPTION = np.array(
     [
-        [400, 0.00663], [410, 0.00473], [420, 0.00454], [430, 0.00495], [440, 0.00635],
-        [450, 0.00922], [460, 0.00979], [470, 0.0106], [480, 0.0127], [490, 0.0150],
-        [500, 0.0204], [510, 0.0325], [520, 0.0409], [530, 0.0434], [540, 0.0474],
-        [550, 0.0565], [560, 0.0619], [570, 0.0695], [580, 0.0896], [590, 0.1351],
-        [600, 0.2224], [610, 0.2644], [620, 0.2755], [630, 0.2916], [640, 0.3108],
-        [650, 0.340], [660, 0.410], [670, 0.439], [680, 0.465], [690, 0.516], [700, 0.624],
-        [710, 0.827], [720, 1.231], [740, 2.6], [760, 2.6], [780, 2.3], [800, 2.0], [825, 2.8],
-        [850, 4.3], [875, 5.4], [900, 6.8], [950, 30.0], [1000, 36.0],
+        [400, 0.00663],
+        [410, 0.00473],
+        [420, 0.00454],
+        [430, 0.00495],
+        [440, 0.00635],
+        [450, 0.00922],
+        [460, 0.00979],
+        [470, 0.0106],
+        [480, 0.0127],
+        [490, 0.0150],
+        [500, 0.0204],
+        [510, 0.0325],
+        [520, 0.0409],
+        [530, 0.0434],
+        [540, 0.0474],
+        [550, 0.0565],
+        [560, 0.0619],
+        [570, 0.0695],
+        [580, 0.0896],
+        [590, 0.1351],
+        [600, 0.2224],
+        [610, 0.2644],
+        [620, 0.2755],
+        [630, 0.2916],
+        [640, 0.3108],
+        [650, 0.340],
+        [660, 0.410],
+        [670, 0.439],
+        [680, 0.465],
+        [690, 0.516],
+        [700, 0.624],
+        [710, 0.827],
+        [720, 1.231],
+        [740, 2.6],
+        [760, 2.6],
+        [780, 2.3],
+        [800, 2.0],
+        [825, 2.8],
+        [850, 4.3],
+        [875, 5.4],
+        [900, 6.8],
+        [950, 30.0],
+        [1000, 36.0],
     ]
 )
 
@@ -357,8 +392,7 @@ def water_reflectance(
     wl = np.asarray(wavelengths_nm, dtype=np.float64)
     a_w = np.interp(wl, _PURE_WATER_ABSORPTION[:, 0], _PURE_WATER_ABSORPTION[:, 1])
     a_ph = chlorophyll_mg_m3 * (
-        0.031 * np.exp(-0.5 * ((wl - 440.0) / 35.0) ** 2)
-        + 0.010 * np.exp(-0.5 * ((wl - 675.0) / 12.0) ** 2)
+        0.031 * np.exp(-0.5 * ((wl - 440.0) / 35.0) ** 2) + 0.010 * np.exp(-0.5 * ((wl - 675.0) / 12.0) ** 2)
     )
     a_g = cdom_440_per_m * np.exp(-0.015 * (wl - 440.0))
     b_b = 0.0038 * (400.0 / wl) ** 4.32 + particle_backscatter_550_per_m * (550.0 / wl)
@@ -376,7 +410,7 @@ def _data_packages() -> tuple[ModuleType, ModuleType]:
     except ImportError as error:
         raise DataPackageMissingError(
             f"The simulation needs the LimeSoDa and earthlib packages of real spectra, but "
-            f"{error.name or 'one of them'!r} is not installed: pip install \"eospec[data]\""
+            f'{error.name or "one of them"!r} is not installed: pip install "eospec[data]"'
         ) from error
     return LimeSoDa, earthlib
 
@@ -455,9 +489,7 @@ def _noise_sigma(snr: npt.ArrayLike) -> FloatArray:
     elif values.shape == (count,):
         per_band = values.copy()
     else:
-        raise ValueError(
-            f"snr must be a number, a (VNIR, SWIR) pair or {count} values, got shape {values.shape}"
-        )
+        raise ValueError(f"snr must be a number, a (VNIR, SWIR) pair or {count} values, got shape {values.shape}")
     if np.any(np.isnan(per_band)) or np.any(per_band <= 0):
         raise ValueError(f"snr must be positive (inf for no noise), got {np.unique(per_band)[:3].tolist()}")
     return np.asarray(REFERENCE_REFLECTANCE / per_band, dtype=np.float64)
@@ -479,8 +511,9 @@ def _layout(size: int, library: _Library, rng: np.random.Generator) -> _Layout:
 
     # The lake and its meadow take the bottom-right 2 x 2 block (1 x 1 on a 4 x 4 grid).
     lake_cells = 2 if grid == 8 else 1
-    blocks = [(r, c) for r in range(grid) for c in range(grid)
-              if not (r >= grid - lake_cells and c >= grid - lake_cells)]
+    blocks = [
+        (r, c) for r in range(grid) for c in range(grid) if not (r >= grid - lake_cells and c >= grid - lake_cells)
+    ]
     n_blocks = len(blocks)
     counts = {
         "vegetated": max(1, round(0.2 * n_blocks)),
@@ -492,9 +525,7 @@ def _layout(size: int, library: _Library, rng: np.random.Generator) -> _Layout:
     kinds = [kinds[i] for i in rng.permutation(n_blocks)]
     n_soil_fields = sum(kind != "vegetated" for kind in kinds)
     n_soils = len(library.soils)
-    order = np.concatenate(
-        [rng.permutation(n_soils) for _ in range(-(-n_soil_fields // n_soils))]
-    )[:n_soil_fields]
+    order = np.concatenate([rng.permutation(n_soils) for _ in range(-(-n_soil_fields // n_soils))])[:n_soil_fields]
 
     fields: list[_Field] = []
     soil_iter = iter(order.tolist())
@@ -550,8 +581,17 @@ def _layout(size: int, library: _Library, rng: np.random.Generator) -> _Layout:
     zero_rows = rng.choice(size, size=max(3, size // 16), replace=False)
     zero[zero_rows, widths[zero_rows]] = True
     return _Layout(
-        field_id, soil, soil_fraction, vegetation, vegetation_fraction, litter, litter_fraction,
-        water_fraction, nodata, zero, fields,
+        field_id,
+        soil,
+        soil_fraction,
+        vegetation,
+        vegetation_fraction,
+        litter,
+        litter_fraction,
+        water_fraction,
+        nodata,
+        zero,
+        fields,
     )
 
 
@@ -572,8 +612,7 @@ def _check_outputs(paths: list[Path], overwrite: bool) -> None:
             )
         if path.exists() and not overwrite:
             raise OutputExistsError(
-                f"{str(path)!r} exists: pass --overwrite (overwrite=True) to replace it, or choose "
-                "another --out"
+                f"{str(path)!r} exists: pass --overwrite (overwrite=True) to replace it, or choose another --out"
             )
 
 
@@ -622,8 +661,13 @@ def _profile(size: int, count: int, dtype: str, nodata: float) -> dict[str, Any]
 
 
 def _write_scene(
-    path: Path, layout: _Layout, library: _Library, sigma: FloatArray, seed: int,
-    rng: np.random.Generator, truth_name: str,
+    path: Path,
+    layout: _Layout,
+    library: _Library,
+    sigma: FloatArray,
+    seed: int,
+    rng: np.random.Generator,
+    truth_name: str,
 ) -> None:
     """Write the int16 spectral image strip by strip (module docstring: noise, bad bands)."""
     import rasterio
@@ -713,8 +757,13 @@ def _write_truth(path: Path, layout: _Layout, library: _Library) -> None:
 
 
 def _truth_table(
-    layout: _Layout, library: _Library, sigma: FloatArray, snr: npt.ArrayLike, seed: int,
-    scene: Path, truth: Path,
+    layout: _Layout,
+    library: _Library,
+    sigma: FloatArray,
+    snr: npt.ArrayLike,
+    seed: int,
+    scene: Path,
+    truth: Path,
 ) -> dict[str, Any]:
     valid = ~(layout.nodata | layout.zero)
     fields = []
@@ -767,8 +816,7 @@ def _truth_table(
         ),
         "noise_sigma_reflectance": [round(float(s), 8) for s in sigma],
         "soc_conversion": (
-            f"SOC g/kg = SOC % x 10; UL.120 and SL.125 give SOM: SOC = SOM / {VAN_BEMMELEN_FACTOR} "
-            "(van Bemmelen)"
+            f"SOC g/kg = SOC % x 10; UL.120 and SL.125 give SOM: SOC = SOM / {VAN_BEMMELEN_FACTOR} (van Bemmelen)"
         ),
         "held_out_fold": HELD_OUT_FOLD,
         "licence": _LICENCE,

@@ -11,20 +11,32 @@ from .options import handle_errors, overwrite_option
 
 @click.command("simulate")
 @click.option(
-    "--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
     help="Scene GeoTIFF to write (.tif); OUT_truth.tif and OUT_truth.json go beside it.",
 )
 @click.option(
-    "--size", default=64, show_default=True, type=click.IntRange(min=16, max=2048),
+    "--size",
+    default=64,
+    show_default=True,
+    type=click.IntRange(min=16, max=2048),
     help="Width and height in 30 m pixels.",
 )
 @click.option(
-    "--seed", default=0, show_default=True, type=click.IntRange(min=0),
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
     help="Random seed (layout, spectra, noise).",
 )
 @click.option(
-    "--snr", nargs=2, type=click.FloatRange(min=0, min_open=True), default=(400.0, 150.0),
-    show_default=True, metavar="VNIR SWIR",
+    "--snr",
+    nargs=2,
+    type=click.FloatRange(min=0, min_open=True),
+    default=(400.0, 150.0),
+    show_default=True,
+    metavar="VNIR SWIR",
     help="Signal-to-noise ratio at reflectance 0.3 of the VNIR (1-91) and SWIR (92-224) bands.",
 )
 @overwrite_option

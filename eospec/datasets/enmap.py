@@ -93,9 +93,7 @@ def _product_of(filepath: str) -> DLRProduct | None:
         if match is None:
             return None
         product = find_dlr_product(_Path("/" + match.group(1).lstrip("/")))
-        same = product is not None and (
-            os.path.basename(product.spectral_image) == os.path.basename(filepath)
-        )
+        same = product is not None and (os.path.basename(product.spectral_image) == os.path.basename(filepath))
         return product if same else None
     return find_dlr_product(_Path(filepath))
 
@@ -119,9 +117,7 @@ class EnMAPL2A(EnMAP):
 
     #: Raster files: GeoTIFF or ENVI, not the DLR side files (quality layers, XML, quicklooks).
     #: No ``date`` group: dates come from the product metadata (module docstring).
-    filename_regex = (
-        r"(?i)^(?!.*-(?:QL_|METADATA|THUMBNAIL|HISTORY|LOG\b))(?P<stem>.+?)\.(?:tiff?|bsq|img)$"
-    )
+    filename_regex = r"(?i)^(?!.*-(?:QL_|METADATA|THUMBNAIL|HISTORY|LOG\b))(?P<stem>.+?)\.(?:tiff?|bsq|img)$"
 
     def __init__(
         self,
@@ -209,8 +205,7 @@ class EnMAPL2A(EnMAP):
                 candidates.append(text)
             else:
                 warnings.warn(
-                    f"Could not find any relevant files for provided path {text!r}. Path was "
-                    "ignored.",
+                    f"Could not find any relevant files for provided path {text!r}. Path was ignored.",
                     UserWarning,
                     stacklevel=3,
                 )
@@ -264,8 +259,7 @@ class EnMAPL2A(EnMAP):
                     if dataset.count != count:
                         raise
                 warnings.warn(
-                    f"{filepath!r} has no band wavelengths; taking it as EnMAP L2A with the "
-                    "generic band centres",
+                    f"{filepath!r} has no band wavelengths; taking it as EnMAP L2A with the generic band centres",
                     UserWarning,
                     stacklevel=4,
                 )
@@ -384,7 +378,12 @@ class EnMAPL2A(EnMAP):
         handle = self._handle(filepath)
         try:
             raw, _ = rasterio.merge.merge(
-                [handle], bounds=bounds, res=res, indexes=indexes, nodata=np.nan, dtype="float32",
+                [handle],
+                bounds=bounds,
+                res=res,
+                indexes=indexes,
+                nodata=np.nan,
+                dtype="float32",
                 resampling=self.resampling,
             )
         finally:
@@ -412,14 +411,16 @@ class EnMAPL2A(EnMAP):
         reflectance[bad] = np.nan
         return reflectance
 
-    def _flags(
-        self, mask_path: str, bounds: tuple[float, float, float, float], res: tuple[float, float]
-    ) -> np.ndarray:
+    def _flags(self, mask_path: str, bounds: tuple[float, float, float, float], res: tuple[float, float]) -> np.ndarray:
         """A single-band quality mask on the query grid: True where non-zero."""
         handle = self._handle(mask_path)
         try:
             data, _ = rasterio.merge.merge(
-                [handle], bounds=bounds, res=res, indexes=[1], nodata=0,
+                [handle],
+                bounds=bounds,
+                res=res,
+                indexes=[1],
+                nodata=0,
                 resampling=Resampling.nearest,
             )
         finally:

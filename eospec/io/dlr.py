@@ -300,8 +300,7 @@ def _select(
     """
     names = [name for name in names if _depth(name) <= max_depth and not name.endswith("/")]
     images = [
-        name for name in names
-        if _SPECTRAL.search(posixpath.basename(name)) and not name.lower().endswith(".aux.xml")
+        name for name in names if _SPECTRAL.search(posixpath.basename(name)) and not name.lower().endswith(".aux.xml")
     ]
     if not images:
         return None
@@ -309,8 +308,7 @@ def _select(
     if len(stems) > 1:
         listing = ", ".join(repr(stem or posixpath.basename(folder)) for folder, stem in stems)
         raise SceneNotFoundError(
-            f"{where!r} holds {len(stems)} EnMAP products ({listing}): pass one product folder "
-            "or zip at a time"
+            f"{where!r} holds {len(stems)} EnMAP products ({listing}): pass one product folder or zip at a time"
         )
     folder, stem = stems[0]
     own = [name for name in images if posixpath.dirname(name) == folder]

@@ -40,7 +40,9 @@ class NumpySpectralRegressor:
     biases: list[Float32]
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray], transform: str = "reflectance", snv: bool = False) -> NumpySpectralRegressor:
+    def from_state(
+        cls, state: dict[str, np.ndarray], transform: str = "reflectance", snv: bool = False
+    ) -> NumpySpectralRegressor:
         """Build from a ``SpectralRegressor`` state dict of NumPy arrays.
 
         Args:

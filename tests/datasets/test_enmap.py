@@ -122,7 +122,7 @@ def test_slice_indexing_returns_the_window() -> None:
     window = dataset[x0:x1:res, y0:y1:res]["image"]
     assert window.shape == (224, 8, 10)
     torch.testing.assert_close(window, full[:, 2:10, 20:30], equal_nan=True)
-    coarse = dataset[x.start:x.stop:60.0, y.start:y.stop:60.0]["image"]
+    coarse = dataset[x.start : x.stop : 60.0, y.start : y.stop : 60.0]["image"]
     assert coarse.shape == (224, 16, 16)
     # nearest neighbour: each 60 m cell takes the 30 m pixel at its centre (lower right of 2x2)
     torch.testing.assert_close(coarse, full[:, 1::2, 1::2], equal_nan=True)
@@ -166,10 +166,15 @@ def test_folder_discovery_and_filename_glob() -> None:
         dataset = EnMAPL2A(DATA)
     names = sorted(Path(path).name for path in dataset.index["filepath"])
     # the product once (its folder; the zip of the same scene is skipped), QL_* layers never
-    assert names == sorted([
-        f"{PRODUCT}-SPECTRAL_IMAGE.TIF", "all_nodata.tif", "enmapbox_style.tif", "envi_cube.bsq",
-        "no_wavelengths.tif",
-    ])
+    assert names == sorted(
+        [
+            f"{PRODUCT}-SPECTRAL_IMAGE.TIF",
+            "all_nodata.tif",
+            "enmapbox_style.tif",
+            "envi_cube.bsq",
+            "no_wavelengths.tif",
+        ]
+    )
     messages = " ".join(str(item.message) for item in caught)
     assert "no_crs.tif" in messages and "rgb.tif" in messages
     assert "no_wavelengths.tif' has no band wavelengths" in messages

@@ -25,9 +25,7 @@ XML = FOLDER / f"{PRODUCT}-METADATA.XML"
 
 
 def expected_start() -> datetime:
-    return datetime.fromisoformat(EXPECTED["acquisition_start"].replace("Z", "+00:00")).replace(
-        tzinfo=None
-    )
+    return datetime.fromisoformat(EXPECTED["acquisition_start"].replace("Z", "+00:00")).replace(tzinfo=None)
 
 
 @pytest.fixture(params=["folder", "zip"])
@@ -72,7 +70,7 @@ def test_quality_masks(product: DLRProduct) -> None:
 def test_cloud_mask_flags_exactly_the_cloud_block() -> None:
     rows, cols = EXPECTED["cloud_rows"], EXPECTED["cloud_cols"]
     expected = np.zeros(tuple(EXPECTED["size"]), dtype=bool)
-    expected[rows[0]:rows[1], cols[0]:cols[1]] = True
+    expected[rows[0] : rows[1], cols[0] : cols[1]] = True
     for path in (FOLDER, ZIP):
         with open_scene(path) as scene:
             layers = scene.quality_layers()

@@ -11,7 +11,10 @@ from eospec.models.runtime import NumpySpectralRegressor
 from eospec.models.spectral import SpectralRegressor
 
 
-@pytest.mark.parametrize(("transform", "snv", "hidden"), [("reflectance", False, ()), ("absorbance", True, (16, 8)), ("reflectance", True, (5,))])
+@pytest.mark.parametrize(
+    ("transform", "snv", "hidden"),
+    [("reflectance", False, ()), ("absorbance", True, (16, 8)), ("reflectance", True, (5,))],
+)
 def test_matches_torch_module(transform: str, snv: bool, hidden: tuple[int, ...]) -> None:
     torch.manual_seed(0)
     module = SpectralRegressor(12, hidden, 2, transform=transform, snv=snv).eval()  # type: ignore[arg-type]
@@ -41,6 +44,12 @@ def test_bundled_soc_model_same_in_numpy_and_torch() -> None:
 
 def test_incomplete_weights() -> None:
     with pytest.raises(ValueError, match="layers.1.bias"):
-        NumpySpectralRegressor.from_state({"input_mean": np.zeros(2), "input_scale": np.ones(2),
-                                           "layers.0.weight": np.ones((1, 2)), "layers.0.bias": np.zeros(1),
-                                           "layers.1.weight": np.ones((1, 1))})
+        NumpySpectralRegressor.from_state(
+            {
+                "input_mean": np.zeros(2),
+                "input_scale": np.ones(2),
+                "layers.0.weight": np.ones((1, 2)),
+                "layers.0.bias": np.zeros(1),
+                "layers.1.weight": np.ones((1, 1)),
+            }
+        )

@@ -1,0 +1,1 @@
+"""Bundled model weights (``<name>.safetensors``) and their metadata (``<name>.json``)."""

@@ -62,9 +62,17 @@ ZERO_PIXELS = ((15, 0), (16, 0))
 DEFECTIVE = {"band": 200, "row": 20, "col": 5}  # one entry of the per-band pixel mask
 ZIP_TIME = (2023, 6, 28, 16, 56, 14)
 FILES = (
-    "SPECTRAL_IMAGE.TIF", "METADATA.XML", "QL_QUALITY_CLOUD.TIF", "QL_QUALITY_CIRRUS.TIF",
-    "QL_QUALITY_SNOW.TIF", "QL_QUALITY_CLOUDSHADOW.TIF", "QL_QUALITY_HAZE.TIF",
-    "QL_QUALITY_CLASSES.TIF", "QL_PIXELMASK.TIF", "QL_VNIR.TIF", "QL_SWIR.TIF",
+    "SPECTRAL_IMAGE.TIF",
+    "METADATA.XML",
+    "QL_QUALITY_CLOUD.TIF",
+    "QL_QUALITY_CIRRUS.TIF",
+    "QL_QUALITY_SNOW.TIF",
+    "QL_QUALITY_CLOUDSHADOW.TIF",
+    "QL_QUALITY_HAZE.TIF",
+    "QL_QUALITY_CLASSES.TIF",
+    "QL_PIXELMASK.TIF",
+    "QL_VNIR.TIF",
+    "QL_SWIR.TIF",
 )
 CREATION = {"compress": "deflate", "predictor": 2, "interleave": "band"}
 
@@ -78,7 +86,7 @@ def vegetation(wl: np.ndarray) -> np.ndarray:
     r = 0.035 + 0.045 * gauss(wl, 555, 35) - 0.01 * gauss(wl, 670, 25)
     r += 0.42 / (1 + np.exp(-(wl - 715) / 12))
     swir = wl > 1000
-    r[swir] -= (0.12 * (wl[swir] - 1000) / 1500)
+    r[swir] -= 0.12 * (wl[swir] - 1000) / 1500
     r -= 0.05 * gauss(wl, 975, 30) + 0.08 * gauss(wl, 1200, 45)
     r -= 0.22 * gauss(wl, 1450, 70) + 0.25 * gauss(wl, 1940, 90) + 0.08 * gauss(wl, 2500, 150)
     return np.clip(r, 0.01, None)
@@ -123,15 +131,29 @@ def band_names(wl: np.ndarray) -> list[str]:
     return [f"band {i + 1} ({w!r} Nanometers)" for i, w in enumerate(wl.tolist())]
 
 
-def write_tif(path: Path, data: np.ndarray, crs: CRS | None = None, nodata: float | None = None,
-              tagged: bool = False, scale: float | None = None,
-              start_time: str | None = "2022-07-24T10:45:26", **extra: object) -> None:
+def write_tif(
+    path: Path,
+    data: np.ndarray,
+    crs: CRS | None = None,
+    nodata: float | None = None,
+    tagged: bool = False,
+    scale: float | None = None,
+    start_time: str | None = "2022-07-24T10:45:26",
+    **extra: object,
+) -> None:
     """Write a GeoTIFF; ``tagged`` adds the EnMAP-Box band tags (wavelength, fwhm, bbl, units),
     band descriptions and the dataset tag ``start_time``; ``scale`` a GDAL band scale."""
     profile = {
-        "driver": "GTiff", "width": data.shape[2], "height": data.shape[1], "count": data.shape[0],
-        "dtype": data.dtype.name, "crs": crs, "transform": TRANSFORM, "nodata": nodata,
-        **CREATION, **extra,
+        "driver": "GTiff",
+        "width": data.shape[2],
+        "height": data.shape[1],
+        "count": data.shape[0],
+        "dtype": data.dtype.name,
+        "crs": crs,
+        "transform": TRANSFORM,
+        "nodata": nodata,
+        **CREATION,
+        **extra,
     }
     with rasterio.open(path, "w", **profile) as dst:
         if tagged:
@@ -144,8 +166,11 @@ def write_tif(path: Path, data: np.ndarray, crs: CRS | None = None, nodata: floa
             for index, name in enumerate(band_names(wl)):
                 dst.set_band_description(index + 1, name)
                 dst.update_tags(
-                    index + 1, wavelength=repr(float(wl[index])), fwhm=repr(float(fwhm[index])),
-                    bbl=str(bbl[index]), wavelength_units="Nanometers",
+                    index + 1,
+                    wavelength=repr(float(wl[index])),
+                    fwhm=repr(float(fwhm[index])),
+                    bbl=str(bbl[index]),
+                    wavelength_units="Nanometers",
                 )
         if scale is not None:
             dst.scales = (scale,) * data.shape[0]
@@ -192,8 +217,10 @@ def metadata_xml(wl: np.ndarray, fwhm: np.ndarray, dn: np.ndarray) -> str:
     vnir = ",".join(str(i) for i in range(1, 92))
     swir = ",".join(str(i) for i in range(92, n + 1))
     corners = {
-        "upper_left": (52.42346, 13.02956), "upper_right": (52.42369, 13.04367),
-        "lower_left": (52.41484, 13.02994), "lower_right": (52.41507, 13.04405),
+        "upper_left": (52.42346, 13.02956),
+        "upper_right": (52.42369, 13.04367),
+        "lower_left": (52.41484, 13.02994),
+        "lower_right": (52.41507, 13.04405),
         "center": (52.41927, 13.03680),
     }
     points = "\n".join(
@@ -285,7 +312,7 @@ def write_product(folder: Path, wl: np.ndarray, fwhm: np.ndarray, dn: np.ndarray
     (folder / f"{PRODUCT}-METADATA.XML").write_text(metadata_xml(wl, fwhm, dn), encoding="utf-8")
     empty = np.zeros((1, SIZE, SIZE), dtype=np.uint8)
     cloud = empty.copy()
-    cloud[0, CLOUD_ROWS[0]:CLOUD_ROWS[1], CLOUD_COLS[0]:CLOUD_COLS[1]] = 1
+    cloud[0, CLOUD_ROWS[0] : CLOUD_ROWS[1], CLOUD_COLS[0] : CLOUD_COLS[1]] = 1
     write_tif(folder / f"{PRODUCT}-QL_QUALITY_CLOUD.TIF", cloud, crs)
     for name in ("CIRRUS", "SNOW", "CLOUDSHADOW", "HAZE"):
         write_tif(folder / f"{PRODUCT}-QL_QUALITY_{name}.TIF", empty, crs)
@@ -329,8 +356,7 @@ def write_envi(stem: Path, wl: np.ndarray, fwhm: np.ndarray, dn: np.ndarray) -> 
         "data type = 2",
         "interleave = bsq",
         "byte order = 0",
-        f"map info = {{UTM, 1.000, 1.000, {x:.3f}, {y:.3f}, 30.000, 30.000, 33, North, WGS-84, "
-        "units=Meters}",
+        f"map info = {{UTM, 1.000, 1.000, {x:.3f}, {y:.3f}, 30.000, 30.000, 33, North, WGS-84, units=Meters}}",
         "wavelength units = Nanometers",
         f"data ignore value = {NODATA}",
         f"reflectance scale factor = {SCALE}",
@@ -353,8 +379,7 @@ def main() -> None:
     write_product(folder, wl, fwhm, dn)
     write_zip(folder, ROOT / f"{PRODUCT}.zip")
 
-    write_tif(ROOT / "enmapbox_style.tif", dn.astype(np.float32), crs, NODATA, tagged=True,
-              scale=GAIN, predictor=3)
+    write_tif(ROOT / "enmapbox_style.tif", dn.astype(np.float32), crs, NODATA, tagged=True, scale=GAIN, predictor=3)
 
     write_envi(ROOT / "envi_cube", wl, fwhm, dn)
 
@@ -372,7 +397,7 @@ def main() -> None:
     valid = np.ones((SIZE, SIZE), dtype=bool)
     for row, col in (*NODATA_PIXELS, *ZERO_PIXELS):
         valid[row, col] = False
-    valid[CLOUD_ROWS[0]:CLOUD_ROWS[1], CLOUD_COLS[0]:CLOUD_COLS[1]] = False
+    valid[CLOUD_ROWS[0] : CLOUD_ROWS[1], CLOUD_COLS[0] : CLOUD_COLS[1]] = False
     veg = [[int(r), int(c)] for r, c in zip(*np.nonzero((abundance > 0.95) & valid), strict=True)]
     bare = [[int(r), int(c)] for r, c in zip(*np.nonzero((abundance < 0.05) & valid), strict=True)]
     expected = {
@@ -402,8 +427,10 @@ def main() -> None:
     (ROOT / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
 
     total = sum(p.stat().st_size for p in ROOT.rglob("*") if p.is_file())
-    print(f"wrote {ROOT} ({total / 1e6:.2f} MB); NDVI vegetation {expected['vegetation_ndvi']:.2f}, "
-          f"soil {expected['soil_ndvi']:.2f}; {len(veg)} vegetation and {len(bare)} soil pixels")
+    print(
+        f"wrote {ROOT} ({total / 1e6:.2f} MB); NDVI vegetation {expected['vegetation_ndvi']:.2f}, "
+        f"soil {expected['soil_ndvi']:.2f}; {len(veg)} vegetation and {len(bare)} soil pixels"
+    )
 
 
 if __name__ == "__main__":
