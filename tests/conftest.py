@@ -79,3 +79,28 @@ def write_linear_model(
 def linear_model(tmp_path: Path) -> tuple[Path, np.ndarray, float]:
     """A linear test model whose predictions are computable with numpy."""
     return write_linear_model(tmp_path / "model")
+
+
+ENMAP_EXPECTED: dict = __import__("json").loads((ENMAP_FIXTURES / "expected.json").read_text())
+
+
+def enmap_reference() -> np.ndarray:
+    """Reflectance the fixture generator wrote: DN / 10000 read straight from the DLR GeoTIFF, with
+    the nodata pixels, all-zero pixels and bad bands set to NaN from expected.json."""
+    import rasterio
+
+    product = ENMAP_EXPECTED["product"]
+    with rasterio.open(ENMAP_FIXTURES / product / f"{product}-SPECTRAL_IMAGE.TIF") as dataset:
+        reflectance = dataset.read().astype(np.float32) / np.float32(ENMAP_EXPECTED["reflectance_scale"])
+    for row, col in ENMAP_EXPECTED["nodata_pixels"] + ENMAP_EXPECTED["zero_pixels"]:
+        reflectance[:, row, col] = np.nan
+    reflectance[np.asarray(ENMAP_EXPECTED["bad_bands"]) - 1] = np.nan
+    return reflectance
+
+
+def enmap_cloud_block() -> np.ndarray:
+    """The pixels the fixture's QL_QUALITY_CLOUD flags, shape (H, W)."""
+    block = np.zeros(tuple(ENMAP_EXPECTED["size"]), dtype=bool)
+    (r0, r1), (c0, c1) = ENMAP_EXPECTED["cloud_rows"], ENMAP_EXPECTED["cloud_cols"]
+    block[r0:r1, c0:c1] = True
+    return block

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import rasterio
 import torch
+from conftest import enmap_cloud_block, enmap_reference
 from torch.utils.data import DataLoader
 
 # tests/conftest.py imports eospec first, whose _compat makes torchvision (and torchgeo) importable
@@ -36,21 +36,8 @@ BAD = np.asarray(EXPECTED["bad_bands"]) - 1
 ALL = EnMAPL2A.all_bands
 
 
-def reference() -> np.ndarray:
-    """Reflectance as generated: DN / 10000, NaN on nodata and all-zero pixels and bad bands."""
-    with rasterio.open(FORMS["dlr_image"]) as dataset:
-        reflectance = dataset.read().astype(np.float32) / np.float32(EXPECTED["reflectance_scale"])
-    for row, col in EXPECTED["nodata_pixels"] + EXPECTED["zero_pixels"]:
-        reflectance[:, row, col] = np.nan
-    reflectance[BAD] = np.nan
-    return reflectance
-
-
-def cloud_block() -> np.ndarray:
-    block = np.zeros(tuple(EXPECTED["size"]), dtype=bool)
-    (r0, r1), (c0, c1) = EXPECTED["cloud_rows"], EXPECTED["cloud_cols"]
-    block[r0:r1, c0:c1] = True
-    return block
+reference = enmap_reference
+cloud_block = enmap_cloud_block
 
 
 @pytest.fixture(params=sorted(FORMS))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import rasterio
+from conftest import enmap_cloud_block, enmap_reference
 
 from eospec.errors import (
     MissingCRSError,
@@ -32,22 +32,8 @@ BAD = np.asarray(EXPECTED["bad_bands"]) - 1
 GOOD = np.setdiff1d(np.arange(224), BAD)
 
 
-def reference() -> np.ndarray:
-    """Reflectance the generator wrote: DN / 10000 read straight from the GeoTIFF, with the
-    nodata pixels, all-zero pixels and bad bands set to NaN from expected.json."""
-    with rasterio.open(DATA / PRODUCT / f"{PRODUCT}-SPECTRAL_IMAGE.TIF") as dataset:
-        reflectance = dataset.read().astype(np.float32) / np.float32(EXPECTED["reflectance_scale"])
-    for row, col in EXPECTED["nodata_pixels"] + EXPECTED["zero_pixels"]:
-        reflectance[:, row, col] = np.nan
-    reflectance[BAD] = np.nan
-    return reflectance
-
-
-def cloud_block() -> np.ndarray:
-    block = np.zeros(tuple(EXPECTED["size"]), dtype=bool)
-    (r0, r1), (c0, c1) = EXPECTED["cloud_rows"], EXPECTED["cloud_cols"]
-    block[r0:r1, c0:c1] = True
-    return block
+reference = enmap_reference
+cloud_block = enmap_cloud_block
 
 
 @pytest.fixture(params=sorted(FORMS))
