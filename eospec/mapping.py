@@ -39,7 +39,7 @@ from rasterio.windows import Window
 
 from .cog import atomic_output, check_output, qml_pseudocolor, translate_to_cog
 from .errors import AllNodataWarning, ModelBandsError, NotHyperspectralError
-from .io.scene import Scene, SceneInfo, open_scene
+from .io.scene import Scene, SceneInfo, invalid_pixel_mask, open_scene
 from .masks import QUALITY_REASONS, MaskReason, SpectralMaskThresholds, classify, index_bands
 from .models.registry import load_numpy_model, resolve_model
 from .sensors import enmap, gaussian_srf_matrix
@@ -233,24 +233,6 @@ def _windows(info: SceneInfo, block: tuple[int, int], tile_size: int) -> list[Wi
         for row in range(0, info.height, step_h)
         for col in range(0, info.width, step_w)
     ]
-
-
-def _invalid_pixels(raw: np.ndarray, nodata: float | None) -> np.ndarray:
-    """Invalid pixels of a (R, N) DN array: nodata in any band, zero in every band, non-finite."""
-    low = raw.min(axis=0)
-    high = raw.max(axis=0)
-    invalid = (low == 0) & (high == 0)
-    if np.issubdtype(raw.dtype, np.floating):
-        invalid |= ~np.isfinite(low) | ~np.isfinite(high)
-    if nodata is not None and not np.isnan(nodata):
-        if np.issubdtype(raw.dtype, np.integer) and nodata == np.iinfo(raw.dtype).min:
-            invalid |= low == nodata
-        elif np.issubdtype(raw.dtype, np.integer) and nodata == np.iinfo(raw.dtype).max:
-            invalid |= high == nodata
-        else:
-            for band in raw:
-                invalid |= band == nodata
-    return np.asarray(invalid)
 
 
 class _Reader:
@@ -451,7 +433,7 @@ def map_scene(
                         for name, flags in quality.items():
                             code = QUALITY_REASONS.get(name, MaskReason.CLOUD)
                             reason_2d[flags & ((reason_2d == 0) | (reason_2d > code))] = code
-                        reason[_invalid_pixels(flat, info.nodata)] = MaskReason.NODATA
+                        reason[invalid_pixel_mask(flat, info.nodata)] = MaskReason.NODATA
                         # The model runs only on pixels that passed the masks: the others are nodata.
                         candidates = np.flatnonzero(reason == 0)
                         prediction = np.full(reason.size, np.nan, dtype=np.float32)

@@ -42,7 +42,7 @@ from rasterio.windows import Window
 
 from ..errors import MissingCRSError, MissingWavelengthsError, NotARasterError, SceneNotFoundError
 
-__all__ = ["SceneInfo", "Scene", "open_scene", "read_wavelength_table"]
+__all__ = ["SceneInfo", "Scene", "invalid_pixel_mask", "open_scene", "read_wavelength_table"]
 
 #: Fallback reflectance scale of integer L2A products (reflectance x 10000).
 L2A_INTEGER_SCALE = 1e-4
@@ -249,6 +249,43 @@ def _guess_gain(dataset: rasterio.io.DatasetReader) -> tuple[np.ndarray, str]:
     return np.ones(dataset.count), "float data taken as reflectance"
 
 
+def invalid_pixel_mask(values: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Invalid pixels of band-major digital numbers.
+
+    A pixel is invalid when any band holds ``nodata``, when every band is zero (L2A edge
+    artefacts), or when a value is not finite. A band that is nodata in every pixel (an unflagged
+    water-vapour band) is ignored rather than blanking all pixels. Integer nodata at the dtype's
+    minimum (e.g. -32768 for int16) is found with one min/max pass, without a (B, N) temporary.
+
+    Args:
+        values: array of shape (B, N), the good bands' DN of N pixels.
+        nodata: the nodata value, or None.
+
+    Returns:
+        bool array of shape (N,), True where the pixel is invalid.
+    """
+    low = values.min(axis=0)
+    high = values.max(axis=0)
+    invalid = (low == 0) & (high == 0)
+    floating = np.issubdtype(values.dtype, np.floating)
+    if floating:
+        invalid |= ~np.isfinite(low) | ~np.isfinite(high)
+    if nodata is None or (floating and np.isnan(nodata)):
+        return np.asarray(invalid)
+    empty = values.max(axis=1) == nodata if values.size else np.zeros(values.shape[0], bool)
+    if empty.all():
+        return np.ones(values.shape[1], dtype=bool)
+    if empty.any():
+        values = values[~empty]
+        low = values.min(axis=0)
+    if np.issubdtype(values.dtype, np.integer) and nodata == np.iinfo(values.dtype).min:
+        invalid |= low == nodata
+    else:
+        for band in values:
+            invalid |= band == nodata
+    return np.asarray(invalid)
+
+
 class Scene:
     """An open scene: metadata plus window reads.
 
@@ -295,7 +332,7 @@ class Scene:
         return self._dataset.read(indexes, window=window, out=out)
 
     def invalid_pixels(self, raw: np.ndarray, bands: npt.ArrayLike | None = None) -> np.ndarray:
-        """Pixels with nodata in any good band, or zero in every band.
+        """Pixels with nodata in any good band, or zero in every band (:func:`invalid_pixel_mask`).
 
         Args:
             raw: DN array of shape (b, h, w) as returned by :meth:`read_raw` for ``bands``.
@@ -307,20 +344,7 @@ class Scene:
         indices = np.arange(self.info.count) if bands is None else np.atleast_1d(bands)
         good = ~self.info.bad_bands[indices]
         values = raw[good] if not good.all() else raw
-        invalid = ~np.any(values != 0, axis=0)
-        nodata = self.info.nodata
-        if nodata is not None:
-            missing = np.isnan(values) if np.isnan(nodata) else values == nodata
-            # A band that is nodata in every pixel of the window is an unflagged bad band (e.g.
-            # the water-vapour bands of a file without 'bbl' tags): it must not blank the pixels.
-            empty_band = missing.reshape(missing.shape[0], -1).all(axis=1)
-            if empty_band.all():
-                invalid |= True
-            else:
-                invalid |= np.any(missing[~empty_band], axis=0)
-        if np.issubdtype(values.dtype, np.floating):
-            invalid |= ~np.all(np.isfinite(values), axis=0)
-        return invalid
+        return invalid_pixel_mask(values.reshape(values.shape[0], -1), self.info.nodata).reshape(raw.shape[1:])
 
     def read_reflectance(self, window: Window | None = None, bands: npt.ArrayLike | None = None) -> np.ndarray:
         """Read bottom-of-atmosphere reflectance.
