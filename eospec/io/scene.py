@@ -491,7 +491,9 @@ def open_scene(
             from_header = _from_envi_header(header, count) if header is not None else _Spectral()
             descriptions = list(dataset.descriptions)
             start = dataset.tags().get("start_time")
-            guessed_gain, guessed_source = _guess_gain(dataset)
+            # The guess reads pixels: only when neither the product, the tags nor the header give a gain.
+            known_gain = any(source.gain is not None for source in (spectral, tagged, from_header))
+            guessed = None if known_gain else _guess_gain(dataset)
     except RasterioIOError as error:
         raise NotARasterError(
             f"{str(path)!r} is not a raster GDAL can read ({error}). Pass an EnMAP L2A product, a "
@@ -530,7 +532,8 @@ def open_scene(
             "give one wavelength per band"
         )
     if spectral.gain is None:
-        spectral.gain, spectral.scale_source = guessed_gain, guessed_source
+        assert guessed is not None
+        spectral.gain, spectral.scale_source = guessed
     if start and acquisition is None:
         try:
             acquisition = datetime.fromisoformat(start)

@@ -221,3 +221,36 @@ def test_dlr_named_file_alone(tmp_path: Path) -> None:
     shutil.copy(FORMS["dlr_folder"] / name, bare)
     with pytest.raises(SceneNotFoundError, match="METADATA.XML"):
         open_scene(bare)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale", "expected_gain", "source"),
+    [
+        ("int16", 10000, 1e-4, "integer data taken as reflectance x 10000"),
+        ("float32", 10000, 1e-4, "float data > 2 taken as reflectance x 10000"),
+        ("float32", 1, 1.0, "float data taken as reflectance"),
+    ],
+)
+def test_gain_is_guessed_only_without_stored_scale(
+    tmp_path: Path, dtype: str, scale: int, expected_gain: float, source: str
+) -> None:
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "untagged_scale.tif"
+    values = (np.full((3, 8, 8), 0.25) * scale).astype(dtype)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=3,
+        dtype=dtype,
+        crs="EPSG:32633",
+        transform=from_origin(0, 80, 10, 10),
+    ) as dst:
+        dst.write(values)
+    with open_scene(path, wavelengths=[560.0, 665.0, 865.0]) as scene:
+        assert scene.info.scale_source == source
+        assert scene.info.gain[0] == pytest.approx(expected_gain)
+        np.testing.assert_allclose(scene.read_reflectance(), 0.25, rtol=1e-6)
