@@ -234,6 +234,7 @@ def test_dlr_named_file_alone(tmp_path: Path) -> None:
 def test_gain_is_guessed_only_without_stored_scale(
     tmp_path: Path, dtype: str, scale: int, expected_gain: float, source: str
 ) -> None:
+    import rasterio
     from rasterio.transform import from_origin
 
     path = tmp_path / "untagged_scale.tif"
