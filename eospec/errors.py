@@ -20,6 +20,16 @@ __all__ = [
     "ModelBandsError",
     "DataPackageMissingError",
     "AllNodataWarning",
+    "WavelengthOrderError",
+    "UnknownUnitError",
+    "MixedUnitsError",
+    "UnknownSensorError",
+    "SpectralLibraryError",
+    "SamplesError",
+    "CRSMismatchError",
+    "SamplesOutsideScenesWarning",
+    "AugmentationError",
+    "UnknownAugmentationError",
 ]
 
 
@@ -68,8 +78,61 @@ class ModelBandsError(EospecError, ValueError):
 
 
 class DataPackageMissingError(EospecError, ImportError):
-    """An optional package that holds real spectra (LimeSoDa, earthlib) is not installed."""
+    """An optional package is not installed.
+
+    Real spectra (LimeSoDa, earthlib) or readers of instrument files (specdal, brukeropusreader).
+    """
 
 
 class AllNodataWarning(UserWarning):
     """A scene (or the part of it that a model can use) has no valid pixel."""
+
+
+class WavelengthOrderError(EospecError, ValueError):
+    """A wavelength (or wavenumber) axis that is not strictly monotonic, or has repeated values."""
+
+
+class UnknownUnitError(EospecError, ValueError):
+    """A spectral axis unit (or quantity) that eospec does not know, e.g. ``"nanometer"`` for ``"nm"``."""
+
+
+class MixedUnitsError(EospecError, ValueError):
+    """Spectra, libraries or sensors combined with different axis units or quantities and no conversion asked."""
+
+
+class UnknownSensorError(EospecError, KeyError):
+    """A sensor name that is not in the sensor catalogue."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class SpectralLibraryError(EospecError, ValueError):
+    """A spectral library file or table that cannot be read as the layout it claims to be."""
+
+
+class SamplesError(EospecError, ValueError):
+    """Georeferenced soil samples that cannot be used: no CRS, no coordinates, bad dates."""
+
+
+class CRSMismatchError(EospecError, ValueError):
+    """Scenes (or scenes and samples) in different coordinate reference systems where one is required."""
+
+
+class SamplingError(EospecError, ValueError):
+    """A sampler that cannot draw what was asked: patch larger than the scenes, fewer dates than required."""
+
+
+class SamplesOutsideScenesWarning(UserWarning):
+    """Some samples fall outside every scene, or on masked pixels; they are reported, not dropped."""
+
+
+class AugmentationError(EospecError, ValueError):
+    """Spectral augmentation parameters out of their physical range, or spectra of the wrong shape or dtype."""
+
+
+class UnknownAugmentationError(EospecError, KeyError):
+    """An augmentation name that is not in the registry of :mod:`eospec.augment`."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
