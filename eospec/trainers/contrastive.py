@@ -1,0 +1,421 @@
+r"""Contrastive regression on spectra: a Lightning task on TorchGeo's :class:`~torchgeo.trainers.BaseTask`.
+
+Dhaini, Berar, Honeine and Van Exem (2024), "Contrastive learning for regression on hyperspectral
+data", ICASSP 2024 (arXiv:2403.17014). A feature extractor :math:`f` embeds each spectrum, a head
+:math:`g` predicts the s targets, and training minimises (the paper's Eq. 9-10)
+
+.. math::
+
+    L = L_R + \alpha\, L_{\mathrm{contrastive}}, \qquad
+    L_R = \frac{1}{N s} \sum_{i=1}^{N} \lVert g(f(x_i)) - y_i \rVert_2^2,
+
+where :math:`L_{\mathrm{contrastive}}` (:func:`eospec.losses.regression_contrastive_loss`) compares
+the embeddings :math:`f(x_i)` of the batch and of an augmented view :math:`f(t(x_i))` of every
+spectrum, positives being the pairs whose labels are within a radius r. As in the authors' code
+(github.com/mohamaddhaini/contrastive-learning-hyperspectral, ``models.train``), one augmentation
+:math:`t` is drawn at random per batch from the configured list, the regression loss uses the
+original spectra only, and ``alpha = 0`` is the baseline (no second view is computed).
+
+Batches are dicts with ``"image"`` (float (N, B) spectra) and ``"label"`` (float (N, s) or (N,)
+targets), as TorchGeo's datasets yield and :class:`SpectraDataModule` builds from arrays.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning.pytorch.utilities.types
+import numpy as np
+import numpy.typing as npt
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor, nn
+from torch.optim import Adam, AdamW
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.utils.data import DataLoader, Dataset
+from torchgeo.trainers import BaseTask
+from torchmetrics import MeanAbsoluteError, MetricCollection, R2Score
+
+from eospec.losses import LOSS_FORMS, RegressionContrastiveLoss
+from eospec.models.feature_extractors import ContrastiveRegressor, get_feature_extractor, list_feature_extractors
+
+__all__ = [
+    "AUGMENTATION_MODES",
+    "OPTIMIZERS",
+    "ContrastiveRegressionTask",
+    "SpectraDataModule",
+    "SpectraDataset",
+    "build_augmentations",
+]
+
+#: How the second view is made from the configured augmentations: ``"random"`` draws one per batch
+#: (the authors' code), ``"sequential"`` applies all of them in order.
+AUGMENTATION_MODES: tuple[str, ...] = ("random", "sequential")
+
+#: Optimisers accepted by :class:`ContrastiveRegressionTask`.
+OPTIMIZERS: tuple[str, ...] = ("adam", "adamw")
+
+AugmentationSpec = str | Mapping[str, Any]
+
+
+def _augmentation_name_and_kwargs(spec: AugmentationSpec) -> tuple[str, dict[str, Any]]:
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
+        kwargs = {key: value for key, value in spec.items() if key != "name"}
+        return str(spec["name"]), kwargs
+    raise ValueError(
+        f"augmentation {spec!r} is invalid: give a name such as 'spectral_flip' or a mapping such as "
+        "{'name': 'spectral_shift', 'max_shift_nm': 10.0}"
+    )
+
+
+def build_augmentations(
+    specs: Sequence[AugmentationSpec] | None, wavelengths_nm: Sequence[float] | None = None
+) -> nn.ModuleList:
+    """Build :mod:`eospec.augment` modules from names or ``{"name": ..., **kwargs}`` mappings.
+
+    Args:
+        specs: the augmentations; ``None`` or empty for none.
+        wavelengths_nm: band centres in nm (B,), passed as ``wavelengths_nm`` to augmentations
+            whose constructor takes that argument and did not get it in ``specs``.
+
+    Returns:
+        A ``ModuleList`` of the augmentation modules, in order.
+
+    Raises:
+        ValueError: If a spec is malformed or a name is unknown to :mod:`eospec.augment`.
+        AugmentationError: If the keyword arguments do not fit the augmentation (from
+            :func:`eospec.augment.get_augmentation`).
+    """
+    modules = nn.ModuleList()
+    if not specs:
+        return modules
+    if isinstance(specs, str | Mapping):
+        specs = [specs]
+    from eospec import augment
+
+    known = augment.list_augmentations()
+    for spec in specs:
+        name, kwargs = _augmentation_name_and_kwargs(spec)
+        if name not in known:
+            raise ValueError(f"augmentation {name!r} is unknown: use one of {', '.join(map(repr, known))}")
+        takes_axis = _takes_wavelengths(augment.AUGMENTATIONS[name])
+        if wavelengths_nm is not None and "wavelengths_nm" not in kwargs and takes_axis:
+            kwargs["wavelengths_nm"] = list(wavelengths_nm)
+        modules.append(augment.get_augmentation(name, **kwargs))
+    return modules
+
+
+def _takes_wavelengths(builder: Any) -> bool:
+    try:
+        return "wavelengths_nm" in inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class ContrastiveRegressionTask(BaseTask):
+    """Regression of spectra with the regression contrastive loss (Dhaini et al. 2024, Eq. 9-10).
+
+    Args:
+        model: feature extractor, ``"fc"`` (the paper's 128-64-32 fully connected network) or
+            ``"cnn1d"`` (a 1-D CNN; see :mod:`eospec.models.feature_extractors`).
+        in_bands: number of spectral bands B of the input.
+        num_outputs: number of targets s (4 abundances in the synthetic study, 1 for SOC).
+        model_kwargs: extra arguments of the extractor (``hidden`` for ``"fc"``; ``channels``,
+            ``kernel_size``, ``out_features`` for ``"cnn1d"``).
+        head_hidden: hidden units of the regression head (16 in the paper).
+        alpha: weight of the contrastive term; 0 trains the baseline (regression loss only).
+            The defaults of ``alpha``, ``radius`` and ``temperature`` are those of the authors' code
+            (``models.train``: ``tradeoff_cont=0.001``, ``thresh=0.01``; ``ContrastiveLoss``:
+            ``temperature=1.0``); the radius is in the target's unit, so set it for your targets.
+        radius: label-ball radius r of positive pairs, in the target unit.
+        temperature: tau of the cosine similarities.
+        loss_form: ``"infonce"`` (the paper's Eq. 7-8) or ``"bce"`` (the authors' code).
+        augmentations: :mod:`eospec.augment` names or ``{"name": ..., **kwargs}`` mappings that make
+            the second view; empty means the contrastive loss sees one view (label-ball positives only).
+        augmentation_mode: ``"random"`` (one augmentation drawn per batch, as the authors' code) or
+            ``"sequential"`` (all applied in order).
+        wavelengths_nm: band centres in nm (length B), handed to augmentations that need them.
+        lr: learning rate.
+        weight_decay: weight decay of the optimiser.
+        optimizer: ``"adam"`` or ``"adamw"``.
+        patience: patience (epochs) of a ReduceLROnPlateau scheduler on ``val_loss``; ``None`` keeps
+            the learning rate constant.
+
+    Raises:
+        ValueError: If ``model``, ``loss_form``, ``augmentation_mode``, ``optimizer`` or an
+            augmentation name is unknown, or a number is out of range; the message names the value.
+    """
+
+    monitor = "val_loss"
+    mode = "min"
+
+    def __init__(
+        self,
+        model: str = "fc",
+        in_bands: int = 224,
+        num_outputs: int = 4,
+        model_kwargs: dict[str, Any] | None = None,
+        head_hidden: int = 16,
+        alpha: float = 0.001,
+        radius: float = 0.01,
+        temperature: float = 1.0,
+        loss_form: str = "infonce",
+        augmentations: Sequence[AugmentationSpec] | None = None,
+        augmentation_mode: str = "random",
+        wavelengths_nm: Sequence[float] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        optimizer: str = "adam",
+        patience: int | None = None,
+    ) -> None:
+        if model not in list_feature_extractors():
+            raise ValueError(
+                f"model {model!r} is unknown: use one of {', '.join(map(repr, list_feature_extractors()))}"
+            )
+        if loss_form not in LOSS_FORMS:
+            raise ValueError(f"loss_form {loss_form!r} is unknown: use one of {', '.join(map(repr, LOSS_FORMS))}")
+        if augmentation_mode not in AUGMENTATION_MODES:
+            raise ValueError(
+                f"augmentation_mode {augmentation_mode!r} is unknown: use one of "
+                f"{', '.join(map(repr, AUGMENTATION_MODES))}"
+            )
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {optimizer!r} is unknown: use one of {', '.join(map(repr, OPTIMIZERS))}")
+        if not alpha >= 0.0:
+            raise ValueError(f"alpha {alpha!r} is invalid: use a weight >= 0 (0 trains the baseline)")
+        if not lr > 0.0:
+            raise ValueError(f"lr {lr!r} is invalid: use a learning rate > 0, e.g. 1e-3")
+        if wavelengths_nm is not None and len(wavelengths_nm) != in_bands:
+            raise ValueError(
+                f"{len(wavelengths_nm)} wavelengths do not match in_bands={in_bands}: pass one centre (nm) per band"
+            )
+        super().__init__()
+
+    def configure_models(self) -> None:
+        """Build the feature extractor, the regression head and the augmentations."""
+        extractor = get_feature_extractor(
+            self.hparams["model"], self.hparams["in_bands"], **(self.hparams["model_kwargs"] or {})
+        )
+        self.model = ContrastiveRegressor(extractor, self.hparams["num_outputs"], self.hparams["head_hidden"])
+        self.augmentations = build_augmentations(self.hparams["augmentations"], self.hparams["wavelengths_nm"])
+
+    def configure_losses(self) -> None:
+        """The regression loss (MSE, L_R) and the contrastive loss."""
+        self.criterion = nn.MSELoss()
+        self.contrastive_criterion = RegressionContrastiveLoss(
+            self.hparams["radius"], self.hparams["temperature"], self.hparams["loss_form"]
+        )
+
+    def configure_metrics(self) -> None:
+        """R2 (averaged uniformly over the s targets, as scikit-learn's ``r2_score``) and MAE."""
+        metrics = MetricCollection({"R2": R2Score(multioutput="uniform_average"), "MAE": MeanAbsoluteError()})
+        self.train_metrics = metrics.clone(prefix="train_")
+        self.val_metrics = metrics.clone(prefix="val_")
+        self.test_metrics = metrics.clone(prefix="test_")
+
+    def configure_optimizers(self) -> lightning.pytorch.utilities.types.OptimizerLRScheduler:
+        """Adam or AdamW; a ReduceLROnPlateau scheduler on ``val_loss`` when ``patience`` is set.
+
+        Returns:
+            The optimiser, or a dict with the optimiser and the scheduler.
+        """
+        kind = Adam if self.hparams["optimizer"] == "adam" else AdamW
+        optimizer = kind(self.parameters(), lr=self.hparams["lr"], weight_decay=self.hparams["weight_decay"])
+        if self.hparams["patience"] is None:
+            return optimizer
+        scheduler = ReduceLROnPlateau(optimizer, patience=self.hparams["patience"])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
+
+    def _unpack(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+        x = batch["image"].float()
+        y = batch["label"].float()
+        if y.ndim == 1:
+            y = y[:, None]
+        return x, y
+
+    def augment(self, x: Tensor) -> Tensor:
+        """The second view of a batch of spectra.
+
+        Args:
+            x: float tensor (N, B).
+
+        Returns:
+            Float tensor (N, B): ``x`` through one augmentation drawn at random (mode ``"random"``)
+            or through all of them in order (``"sequential"``); ``x`` itself if there are none.
+        """
+        if len(self.augmentations) == 0:
+            return x
+        with torch.no_grad():
+            if self.hparams["augmentation_mode"] == "random":
+                choice = int(torch.randint(len(self.augmentations), (1,)).item())
+                return self.augmentations[choice](x)
+            for augmentation in self.augmentations:
+                x = augmentation(x)
+            return x
+
+    def _loss_terms(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        alpha = float(self.hparams["alpha"])
+        if alpha == 0.0:
+            prediction = self.model(x)
+            return prediction, self.criterion(prediction, y), prediction.new_zeros(())
+        prediction, features = self.model.forward_features(x)
+        features_augmented = None
+        if len(self.augmentations) > 0:
+            features_augmented = self.model.forward_features(self.augment(x))[1]
+        contrastive = self.contrastive_criterion(features, y, features_augmented)
+        return prediction, self.criterion(prediction, y), contrastive
+
+    def training_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Compute L_R + alpha * L_contrastive on a batch and log its terms and metrics.
+
+        Args:
+            batch: dict with ``"image"`` (N, B) and ``"label"`` (N, s) or (N,).
+            batch_idx: index of the batch.
+            dataloader_idx: index of the dataloader.
+
+        Returns:
+            The total loss (a scalar tensor).
+        """
+        x, y = self._unpack(batch)
+        prediction, regression, contrastive = self._loss_terms(x, y)
+        loss = regression + float(self.hparams["alpha"]) * contrastive
+        batch_size = x.shape[0]
+        self.log("train_loss", loss, batch_size=batch_size)
+        self.log("train_regression_loss", regression, batch_size=batch_size)
+        self.log("train_contrastive_loss", contrastive, batch_size=batch_size)
+        if batch_size > 1:  # R2 needs two samples
+            self.train_metrics(prediction.detach(), y)
+            self.log_dict(self.train_metrics, batch_size=batch_size)
+        return loss
+
+    def _evaluate(self, batch: Any, prefix: str, metrics: MetricCollection) -> None:
+        x, y = self._unpack(batch)
+        prediction = self.model(x)
+        loss = self.criterion(prediction, y)
+        self.log(f"{prefix}_loss", loss, batch_size=x.shape[0])
+        metrics.update(prediction, y)
+        self.log_dict(metrics, batch_size=x.shape[0])
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Log the validation regression loss (MSE), R2 and MAE (accumulated over the epoch).
+
+        Args:
+            batch: dict with ``"image"`` and ``"label"``.
+            batch_idx: index of the batch.
+            dataloader_idx: index of the dataloader.
+        """
+        self._evaluate(batch, "val", self.val_metrics)
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Log the test regression loss (MSE), R2 and MAE (accumulated over the test set).
+
+        Args:
+            batch: dict with ``"image"`` and ``"label"``.
+            batch_idx: index of the batch.
+            dataloader_idx: index of the dataloader.
+        """
+        self._evaluate(batch, "test", self.test_metrics)
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        """Predict the targets of a batch.
+
+        Args:
+            batch: dict with ``"image"`` (N, B).
+            batch_idx: index of the batch.
+            dataloader_idx: index of the dataloader.
+
+        Returns:
+            Float tensor (N, s).
+        """
+        prediction: Tensor = self.model(batch["image"].float())
+        return prediction
+
+
+class SpectraDataset(Dataset[dict[str, Tensor]]):
+    """Spectra and their targets as TorchGeo-style samples ``{"image": (B,), "label": (s,)}``.
+
+    Args:
+        spectra: float array (N, B).
+        targets: float array (N, s) or (N,).
+
+    Raises:
+        ValueError: If the lengths differ or ``spectra`` is not 2-D.
+    """
+
+    def __init__(self, spectra: npt.ArrayLike | Tensor, targets: npt.ArrayLike | Tensor) -> None:
+        self.spectra = torch.as_tensor(np.asarray(spectra, dtype=np.float32))
+        self.targets = torch.as_tensor(np.asarray(targets, dtype=np.float32))
+        if self.spectra.ndim != 2 or self.targets.ndim not in (1, 2) or len(self.spectra) != len(self.targets):
+            raise ValueError(
+                f"spectra {tuple(self.spectra.shape)} and targets {tuple(self.targets.shape)} do not match: "
+                "pass (N, B) spectra and (N, s) or (N,) targets"
+            )
+
+    def __len__(self) -> int:
+        return len(self.spectra)
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {"image": self.spectra[index], "label": self.targets[index]}
+
+
+class SpectraDataModule(LightningDataModule):
+    """In-memory train/validation/test spectra as a Lightning data module.
+
+    Args:
+        train: (spectra (N, B), targets (N, s)) of the training set.
+        val: optional validation set, same layout.
+        test: optional test set, same layout.
+        batch_size: training batch size; the last incomplete training batch is dropped so that
+            every batch has at least two samples for the contrastive loss and R2.
+        eval_batch_size: batch size of validation, test and prediction.
+        num_workers: DataLoader workers (0 keeps everything in the main process).
+    """
+
+    def __init__(
+        self,
+        train: tuple[npt.ArrayLike, npt.ArrayLike],
+        val: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+        test: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+        batch_size: int = 64,
+        eval_batch_size: int = 1024,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train_dataset = SpectraDataset(*train)
+        self.val_dataset = SpectraDataset(*val) if val is not None else None
+        self.test_dataset = SpectraDataset(*test) if test is not None else None
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size)
+        self.num_workers = int(num_workers)
+
+    def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Shuffled training batches (incomplete last batch dropped)."""
+        drop_last = len(self.train_dataset) > self.batch_size
+        return DataLoader(
+            self.train_dataset,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+        )
+
+    def _eval_loader(self, dataset: SpectraDataset | None, what: str) -> DataLoader[dict[str, Tensor]]:
+        if dataset is None:
+            raise ValueError(f"no {what} set was given: pass {what}=(spectra, targets) to SpectraDataModule")
+        return DataLoader(dataset, batch_size=self.eval_batch_size, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Validation batches, in order."""
+        return self._eval_loader(self.val_dataset, "val")
+
+    def test_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Test batches, in order."""
+        return self._eval_loader(self.test_dataset, "test")
+
+    def predict_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Test batches, in order (for ``Trainer.predict``)."""
+        return self._eval_loader(self.test_dataset, "test")

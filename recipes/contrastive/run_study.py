@@ -1,0 +1,331 @@
+#!/usr/bin/env python
+"""Run the contrastive-regression studies of Dhaini et al. (2024) with eospec's task and augmentations.
+
+Dhaini, Berar, Honeine and Van Exem, "Contrastive learning for regression on hyperspectral data",
+ICASSP 2024 (arXiv:2403.17014). A YAML config (``recipes/contrastive/synthetic.yaml`` or
+``soil.yaml``) names the data, the :class:`eospec.trainers.ContrastiveRegressionTask` arguments,
+the seeds and the variants (the baseline without contrastive loss, the contrastive loss without
+augmentation, and one variant per augmentation). Every variant is trained once per seed (and, for
+the soil study, once per cross-validation fold) and scored on held-out data; the table reports
+mean +/- standard deviation over seeds of R2 (averaged over the targets, as scikit-learn's
+``r2_score``) and MAE. ``--greedy`` adds the combination study (the paper's Table 3): starting from
+the single augmentation with the best mean *validation* R2, add the augmentation that raises it most,
+until none does; test scores are reported, never used for the choice.
+
+Usage::
+
+    python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --out synthetic.json
+    python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --quick   # CI size
+    python recipes/contrastive/run_study.py --config recipes/contrastive/soil.yaml --variants baseline,spectral_shift
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import eospec  # noqa: E402, F401  (installs the torchvision fallback before lightning is imported)
+
+log = logging.getLogger("run_study")
+
+
+@dataclass
+class Split:
+    """One training problem: spectra (N, B) float32 and targets (N, s) float32 per part."""
+
+    name: str
+    seed: int
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    test: tuple[np.ndarray, np.ndarray]
+    wavelengths_nm: np.ndarray
+
+
+def r2_mae(truth: np.ndarray, prediction: np.ndarray) -> tuple[float, float]:
+    """R2 averaged uniformly over the targets (scikit-learn's ``r2_score``) and the MAE."""
+    truth = truth.reshape(len(truth), -1).astype(np.float64)
+    prediction = prediction.reshape(len(prediction), -1).astype(np.float64)
+    residual = ((truth - prediction) ** 2).sum(axis=0)
+    total = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
+    return float(np.mean(1.0 - residual / total)), float(np.abs(truth - prediction).mean())
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------
+
+
+def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Split]:
+    """One 100 x 100 post-nonlinear image (fixed ``data_seed``), split at random per run seed."""
+    from eospec.synthetic import SYNTHETIC_ENDMEMBERS, make_mixtures, usgs_endmembers
+
+    wavelengths, endmembers = usgs_endmembers(data.get("library"), data.get("endmembers") or SYNTHETIC_ENDMEMBERS)
+    spectra, abundances = make_mixtures(
+        endmembers,
+        n_pixels=int(data["n_pixels"]),
+        snr_db=data["snr_db"],
+        seed=int(data.get("data_seed", 0)),
+        concentration=data.get("concentration", 1.0),
+    )
+    n_train, n_val = int(data["n_train"]), int(data["n_val"])
+    for seed in seeds:
+        order = np.random.default_rng(seed).permutation(len(spectra))
+        parts = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+        train, val, test = ((spectra[p], abundances[p]) for p in parts)
+        yield Split("synthetic", seed, train, val, test, wavelengths)
+
+
+def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]) -> Iterator[Split]:
+    """LimeSoDa spectra with the dataset's folds: fold k tests, fold k + 1 validates, the rest trains."""
+    from eospec.libraries import read_limesoda
+
+    library = read_limesoda(str(data["limesoda"])).select_properties(str(data["property"]))
+    start, stop, step = (float(v) for v in data["bands_nm"])
+    centres = np.arange(start, stop + step / 2, step)
+    library = library.resample(centres, np.full(centres.size, step))
+    spectra = np.asarray(library.spectra, dtype=np.float32)
+    target = library.properties[str(data["property"])].to_numpy(dtype=np.float32)
+    assigned = np.asarray(library.folds)
+    keep = np.isfinite(target) & np.isfinite(spectra).all(axis=1)
+    all_folds = sorted(int(f) for f in np.unique(assigned))
+    for seed in seeds:
+        for fold in folds:
+            validation = all_folds[(all_folds.index(int(fold)) + 1) % len(all_folds)]
+            parts = [keep & (assigned != fold) & (assigned != validation), keep & (assigned == validation)]
+            parts.append(keep & (assigned == fold))
+            train, val, test = ((spectra[p], target[p, None]) for p in parts)
+            yield Split(f"fold{fold}", seed, train, val, test, centres)
+
+
+# ------------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------------
+
+
+def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) -> dict[str, Any]:
+    """Train one variant on one split; return its predictions and scores."""
+    import lightning.pytorch as pl
+    import torch
+
+    from eospec.trainers import ContrastiveRegressionTask, SpectraDataModule
+
+    pl.seed_everything(split.seed, verbose=False)
+    data = SpectraDataModule(split.train, val=split.val, test=split.test, batch_size=int(train["batch_size"]))
+    kwargs = {
+        "in_bands": split.train[0].shape[1],
+        "num_outputs": split.train[1].shape[1],
+        "wavelengths_nm": split.wavelengths_nm.tolist(),
+    } | task_kwargs
+    task = ContrastiveRegressionTask(**kwargs)
+    trainer = pl.Trainer(
+        max_epochs=int(train["max_epochs"]),
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,  # the validation scores are computed once, after training
+        num_sanity_val_steps=0,
+    )
+    start = time.perf_counter()
+    trainer.fit(task, data)
+    seconds = time.perf_counter() - start
+    task.eval()
+    with torch.no_grad():
+        val_prediction = task(torch.from_numpy(split.val[0])).numpy()
+        test_prediction = task(torch.from_numpy(split.test[0])).numpy()
+    return {
+        "val": r2_mae(split.val[1], val_prediction),
+        "test_prediction": test_prediction,
+        "seconds": seconds,
+        "seconds_per_epoch": seconds / int(train["max_epochs"]),
+    }
+
+
+def run_variant(
+    name: str, overrides: dict[str, Any], splits: list[Split], config: dict[str, Any], train: dict[str, Any]
+) -> dict[str, Any]:
+    """Train a variant on every split and summarise it per seed (soil folds pooled within a seed)."""
+    task_kwargs = copy.deepcopy(config["task"]) | copy.deepcopy(overrides)
+    per_seed: dict[int, dict[str, list[Any]]] = {}
+    seconds = []
+    for split in splits:
+        result = train_one(split, task_kwargs, train)
+        bucket = per_seed.setdefault(split.seed, {"truth": [], "prediction": [], "val_r2": [], "val_mae": []})
+        bucket["truth"].append(split.test[1])
+        bucket["prediction"].append(result["test_prediction"])
+        bucket["val_r2"].append(result["val"][0])
+        bucket["val_mae"].append(result["val"][1])
+        seconds.append(result["seconds_per_epoch"])
+    runs = []
+    for seed, bucket in sorted(per_seed.items()):
+        test_r2, test_mae = r2_mae(np.concatenate(bucket["truth"]), np.concatenate(bucket["prediction"]))
+        runs.append(
+            {
+                "seed": seed,
+                "test_R2": test_r2,
+                "test_MAE": test_mae,
+                "val_R2": float(np.mean(bucket["val_r2"])),
+                "val_MAE": float(np.mean(bucket["val_mae"])),
+            }
+        )
+    summary = {"variant": name, "task": task_kwargs, "runs": runs, "seconds_per_epoch": float(np.mean(seconds))}
+    for key in ("test_R2", "test_MAE", "val_R2"):
+        values = np.array([run[key] for run in runs])
+        summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if values.size > 1 else 0.0}
+    log.info(
+        "%-40s test R2 %.3f +/- %.3f  MAE %.4f  val R2 %.3f  (%.2f s/epoch)",
+        name,
+        summary["test_R2"]["mean"],
+        summary["test_R2"]["std"],
+        summary["test_MAE"]["mean"],
+        summary["val_R2"]["mean"],
+        summary["seconds_per_epoch"],
+    )
+    return summary
+
+
+def greedy_study(
+    singles: dict[str, dict[str, Any]], config: dict[str, Any], splits: list[Split], train: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Add augmentations one at a time while the mean validation R2 rises (the paper's Table 3)."""
+    candidates = [c for c in config["greedy"]["candidates"] if c in singles]
+    if not candidates:
+        return []
+    best = max(candidates, key=lambda c: singles[c]["val_R2"]["mean"])
+    chosen, steps = [best], [singles[best]]
+    augmentations = {c: list(config["variants"][c]["augmentations"]) for c in candidates}
+    while True:
+        trials = []
+        for candidate in candidates:
+            if candidate in chosen:
+                continue
+            combined = [a for c in [*chosen, candidate] for a in augmentations[c]]
+            trials.append(
+                run_variant(" + ".join([*chosen, candidate]), {"augmentations": combined}, splits, config, train)
+            )
+        if not trials:
+            break
+        trial = max(trials, key=lambda t: t["val_R2"]["mean"])
+        if trial["val_R2"]["mean"] <= steps[-1]["val_R2"]["mean"]:
+            break
+        chosen = trial["variant"].split(" + ")
+        steps.append(trial)
+    return steps
+
+
+def markdown_table(results: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table."""
+    lines = [
+        "| variant | test R2 (mean +/- std) | test MAE | validation R2 | s/epoch | seeds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['variant']} | {r['test_R2']['mean']:.3f} +/- {r['test_R2']['std']:.3f} | "
+            f"{r['test_MAE']['mean']:.4f} +/- {r['test_MAE']['std']:.4f} | {r['val_R2']['mean']:.3f} | "
+            f"{r['seconds_per_epoch']:.2f} | {len(r['runs'])} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, required=True, help="YAML study config")
+    parser.add_argument("--quick", action="store_true", help="CI size: the config's `quick` epochs, seeds, variants")
+    parser.add_argument("--variants", help="comma-separated variant names (default: all, or the quick ones)")
+    parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the config's")
+    parser.add_argument("--epochs", type=int, help="override train.max_epochs")
+    parser.add_argument("--greedy", action="store_true", help="also run the greedy combination study")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these tiny models)")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(args.config.read_text())
+    train = dict(config["train"])
+    seeds = list(config["seeds"])
+    names = list(config["variants"])
+    folds = list(config["data"].get("folds", []))
+    if args.quick:
+        quick = config["quick"]
+        train["max_epochs"] = quick["max_epochs"]
+        seeds = list(quick["seeds"])
+        names = list(quick["variants"])
+        folds = list(quick.get("folds", folds))
+    if args.variants:
+        names = args.variants.split(",")
+    unknown = [n for n in names if n not in config["variants"]]
+    if unknown:
+        parser.error(f"variants {unknown} are not in {args.config}: use some of {list(config['variants'])}")
+    if args.seeds:
+        seeds = list(range(args.seeds))
+    if args.epochs:
+        train["max_epochs"] = args.epochs
+
+    start = time.perf_counter()
+    if config["study"] == "synthetic":
+        splits = list(synthetic_splits(config["data"], seeds))
+    elif config["study"] == "soil":
+        splits = list(soil_splits(config["data"], seeds, folds))
+    else:
+        parser.error(f"study {config['study']!r} is unknown: use 'synthetic' or 'soil'")
+    log.info(
+        "%s: %d splits, %d train / %d val / %d test spectra each (first split), %d bands; %d epochs",
+        config["study"],
+        len(splits),
+        len(splits[0].train[0]),
+        len(splits[0].val[0]),
+        len(splits[0].test[0]),
+        splits[0].train[0].shape[1],
+        train["max_epochs"],
+    )
+    results = [run_variant(name, config["variants"][name], splits, config, train) for name in names]
+    greedy = greedy_study({r["variant"]: r for r in results}, config, splits, train) if args.greedy else []
+    elapsed = time.perf_counter() - start
+    print(markdown_table(results))
+    if greedy:
+        print("\nGreedy combination (chosen on validation R2):\n")
+        print(markdown_table(greedy))
+    print(f"\n{config['study']}: {len(seeds)} seeds, {train['max_epochs']} epochs, {elapsed:.0f} s in all")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "config": str(args.config),
+            "quick": args.quick,
+            "seeds": seeds,
+            "train": train,
+            "results": results,
+            "greedy": greedy,
+            "seconds": elapsed,
+            "torch_threads": args.threads,
+        }
+        args.out.write_text(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

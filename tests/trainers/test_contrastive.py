@@ -1,0 +1,236 @@
+"""Tests of the contrastive regression task (TorchGeo BaseTask) on tiny synthetic mixtures."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import eospec  # noqa: F401  (installs the torchvision fallback before lightning is imported)
+from eospec.losses import regression_contrastive_loss
+from eospec.synthetic import make_mixtures
+from eospec.trainers import ContrastiveRegressionTask, SpectraDataModule, SpectraDataset
+
+pl = pytest.importorskip("lightning.pytorch")
+
+N_BANDS = 32
+WAVELENGTHS = np.linspace(450.0, 2400.0, N_BANDS)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny models on a shared 2-core machine: several threads only spin.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _mixtures(n: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    generator = np.random.default_rng(42)
+    endmembers = np.clip(
+        0.2 + 0.6 * generator.random((3, 1)) + 0.1 * np.sin(WAVELENGTHS / (150.0 + 100 * generator.random((3, 1)))),
+        0.05,
+        0.95,
+    )
+    return make_mixtures(endmembers, n_pixels=n, snr_db=30.0, seed=seed)
+
+
+def _batch(n: int = 32) -> dict[str, torch.Tensor]:
+    spectra, abundances = _mixtures(n)
+    return {"image": torch.from_numpy(spectra), "label": torch.from_numpy(abundances)}
+
+
+class _LossRecorder(pl.Callback):
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
+def _trainer(**kwargs) -> pl.Trainer:
+    settings = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    } | kwargs
+    return pl.Trainer(**settings)
+
+
+@pytest.mark.parametrize(
+    ("model", "alpha", "form", "augmentations"),
+    [
+        ("fc", 0.0, "infonce", None),
+        ("fc", 0.05, "infonce", ["spectral_shift", "spectral_flip"]),
+        ("fc", 0.05, "bce", ["band_erasure"]),
+        ("cnn1d", 0.05, "infonce", None),
+    ],
+)
+def test_loss_decreases_on_a_fixed_batch(model, alpha, form, augmentations):
+    pl.seed_everything(0, verbose=False)
+    spectra, abundances = _mixtures(32)
+    data = SpectraDataModule((spectra, abundances), batch_size=32)  # one batch: the same 32 spectra every step
+    task = ContrastiveRegressionTask(
+        model=model,
+        in_bands=N_BANDS,
+        num_outputs=3,
+        alpha=alpha,
+        radius=0.1,
+        temperature=0.5,
+        loss_form=form,
+        augmentations=augmentations,
+        wavelengths_nm=WAVELENGTHS.tolist(),
+        lr=3e-3,
+    )
+    recorder = _LossRecorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _trainer(max_epochs=40, callbacks=[recorder], limit_val_batches=0).fit(task, data)
+    assert len(recorder.losses) == 40
+    assert np.all(np.isfinite(recorder.losses))
+    assert np.mean(recorder.losses[-5:]) < 0.7 * np.mean(recorder.losses[:5])
+
+
+def test_training_step_is_mse_plus_alpha_contrastive():
+    torch.manual_seed(0)
+    batch = _batch()
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, alpha=0.3, radius=0.2, temperature=0.7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log outside a Trainer
+        loss = task.training_step(batch, 0)
+    prediction, features = task.model.forward_features(batch["image"])
+    mse = torch.mean((prediction - batch["label"]) ** 2)
+    contrastive = regression_contrastive_loss(features, batch["label"], radius=0.2, temperature=0.7)
+    assert loss.item() == pytest.approx((mse + 0.3 * contrastive).item(), rel=1e-5)
+    assert contrastive.item() > 0
+
+
+def test_baseline_never_builds_a_second_view(monkeypatch):
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, alpha=0.0, augmentations=["spectral_flip"])
+
+    def fail(x):
+        raise AssertionError("alpha = 0 must not augment")
+
+    monkeypatch.setattr(task, "augment", fail)
+    batch = _batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loss = task.training_step(batch, 0)
+    assert loss.item() == pytest.approx(torch.mean((task(batch["image"]) - batch["label"]) ** 2).item(), rel=1e-6)
+
+
+def test_augment_modes():
+    x = _batch(8)["image"]
+    random_mode = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, augmentations=["spectral_flip"])
+    assert torch.equal(random_mode.augment(x), x.flip(1))
+    sequential = ContrastiveRegressionTask(
+        in_bands=N_BANDS,
+        num_outputs=3,
+        augmentations=["spectral_flip", {"name": "spectral_flip", "mode": "reverse"}],
+        augmentation_mode="sequential",
+    )
+    assert torch.equal(sequential.augment(x), x)  # two reversals
+    shift = ContrastiveRegressionTask(
+        in_bands=N_BANDS,
+        num_outputs=3,
+        augmentations=[{"name": "spectral_shift", "max_shift_nm": 30.0}],
+        wavelengths_nm=WAVELENGTHS.tolist(),
+    )
+    assert torch.allclose(shift.augmentations[0].wavelengths_nm, torch.as_tensor(WAVELENGTHS))
+
+
+def test_test_metrics_match_an_independent_computation():
+    pl.seed_everything(1, verbose=False)
+    train = _mixtures(64, seed=1)
+    test = _mixtures(40, seed=2)
+    data = SpectraDataModule(train, val=test, test=test, batch_size=16, eval_batch_size=16)
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, alpha=0.01, radius=0.1)
+    trainer = _trainer(max_epochs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(task, data)
+        (metrics,) = trainer.test(task, data, verbose=False)
+    with torch.no_grad():
+        prediction = task(torch.from_numpy(test[0])).numpy().astype(np.float64)
+    truth = test[1].astype(np.float64)
+    r2 = np.mean(1.0 - ((truth - prediction) ** 2).sum(0) / ((truth - truth.mean(0)) ** 2).sum(0))
+    assert metrics["test_R2"] == pytest.approx(r2, abs=1e-4)
+    assert metrics["test_MAE"] == pytest.approx(np.abs(truth - prediction).mean(), abs=1e-5)
+    assert metrics["test_loss"] == pytest.approx(((truth - prediction) ** 2).mean(), rel=1e-3)
+
+
+def test_single_target_labels_of_shape_n():
+    pl.seed_everything(2, verbose=False)
+    spectra, abundances = _mixtures(40)
+    data = SpectraDataModule((spectra, abundances[:, 0]), val=(spectra, abundances[:, 0]), batch_size=20)
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=1, alpha=0.1, radius=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer = _trainer(max_epochs=1)
+        trainer.fit(task, data)
+    assert np.isfinite(float(trainer.callback_metrics["val_R2"]))
+    assert task(torch.from_numpy(spectra)).shape == (40, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"model": "mlp"}, ValueError, "model 'mlp' is unknown"),
+        ({"loss_form": "triplet"}, ValueError, "loss_form 'triplet' is unknown"),
+        ({"augmentation_mode": "all"}, ValueError, "augmentation_mode 'all' is unknown"),
+        ({"optimizer": "sgd"}, ValueError, "optimizer 'sgd' is unknown"),
+        ({"alpha": -1.0}, ValueError, "alpha -1.0 is invalid"),
+        ({"lr": 0.0}, ValueError, "lr 0.0 is invalid"),
+        ({"radius": -0.5}, ValueError, "radius -0.5 is invalid"),
+        ({"temperature": 0.0}, ValueError, "temperature 0.0 is invalid"),
+        ({"augmentations": ["rotate"]}, ValueError, "augmentation 'rotate' is unknown"),
+        ({"augmentations": [{"max_shift_nm": 3}]}, ValueError, "augmentation .* is invalid"),
+        ({"augmentations": [{"name": "band_erasure", "colour": 1}]}, ValueError, "band_erasure"),
+        ({"wavelengths_nm": [500.0, 600.0]}, ValueError, f"2 wavelengths do not match in_bands={N_BANDS}"),
+    ],
+)
+def test_invalid_options_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ContrastiveRegressionTask(**({"in_bands": N_BANDS, "num_outputs": 3} | kwargs))
+
+
+def test_spectra_dataset_and_datamodule_errors():
+    with pytest.raises(ValueError, match=r"spectra \(4, 3\) and targets \(5,\) do not match"):
+        SpectraDataset(np.zeros((4, 3)), np.zeros(5))
+    data = SpectraDataModule((np.zeros((4, 3)), np.zeros(4)))
+    with pytest.raises(ValueError, match="no test set was given"):
+        data.test_dataloader()
+    sample = SpectraDataset(np.ones((2, 3)), np.arange(2.0))[1]
+    assert sample["image"].dtype == torch.float32 and sample["label"].item() == 1.0
+
+
+@pytest.mark.shared_data
+def test_quick_synthetic_study_runs(shared_data, tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    recipes = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
+    spec = importlib.util.spec_from_file_location("run_study", recipes / "run_study.py")
+    run_study = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "run_study", run_study)  # dataclasses look their module up
+    spec.loader.exec_module(run_study)
+    out = tmp_path / "quick.json"
+    argv = ["--config", str(recipes / "synthetic.yaml"), "--quick", "--epochs", "1"]
+    assert run_study.main([*argv, "--variants", "baseline,spectral_shift", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert [r["variant"] for r in record["results"]] == ["baseline", "spectral_shift"]
+    baseline, shift = record["results"]
+    assert baseline["task"]["alpha"] == 0.0 and shift["task"]["augmentations"] == ["spectral_shift"]
+    for result in record["results"]:
+        assert [run["seed"] for run in result["runs"]] == [0, 1]
+        assert all(np.isfinite(run["test_R2"]) and run["test_MAE"] > 0 for run in result["runs"])
