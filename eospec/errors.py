@@ -30,6 +30,7 @@ __all__ = [
     "SamplesOutsideScenesWarning",
     "AugmentationError",
     "UnknownAugmentationError",
+    "SamplingError",
 ]
 
 
@@ -136,3 +137,7 @@ class UnknownAugmentationError(EospecError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(EospecError, ValueError):
+    """A model checkpoint that cannot be loaded safely (pickled code) or whose keys or shapes do not fit."""
