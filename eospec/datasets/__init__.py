@@ -11,9 +11,13 @@ from typing import Any
 
 from .utils import shared_data_dir
 
-_LAZY = {"EnMAPL2A": "eospec.datasets.enmap"}
+_LAZY = {
+    "EnMAPL2A": "eospec.datasets.enmap",
+    "SoilSamples": "eospec.datasets.soil",
+    "SpectralEarth": "eospec.datasets.spectral_earth",
+}
 
-__all__ = ["EnMAPL2A", "shared_data_dir"]
+__all__ = ["EnMAPL2A", "SoilSamples", "SpectralEarth", "shared_data_dir"]
 
 
 def __getattr__(name: str) -> Any:

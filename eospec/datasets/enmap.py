@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import math
 import os
 import re
 import warnings
@@ -43,10 +44,12 @@ import numpy.typing as npt
 import pandas as pd
 import rasterio
 import rasterio.merge
+import shapely
 import torch
 from pyproj import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
 from torch import Tensor
 from torchgeo.datasets import EnMAP
 from torchgeo.datasets.utils import GeoSlice, Path, path_is_vsi
@@ -323,6 +326,41 @@ class EnMAPL2A(EnMAP):
 
     # -- reading --------------------------------------------------------------------------
 
+    def _disambiguate_slice(self, query: GeoSlice) -> tuple[slice, slice, slice]:
+        """TorchGeo's slice completion, without computing the bounds when the slice is complete."""
+        return _complete_slice(query, self.res) or super()._disambiguate_slice(query)
+
+    def __getitem__(self, query: GeoSlice) -> dict[str, Any]:
+        """Reflectance in a spatio-temporal slice.
+
+        Selects the files as TorchGeo's ``RasterDataset.__getitem__`` does (time interval
+        overlapping the query, footprint intersecting its bounds) through the index's spatial
+        index instead of ``GeoDataFrame.cx``: the same files in the same order, a fraction of
+        the cost per sample.
+
+        Args:
+            query: [xmin:xmax:xres, ymin:ymax:yres, tmin:tmax:tres] coordinates to index.
+
+        Returns:
+            ``image`` (float32 tensor of shape (B, H, W), reflectance, NaN where invalid),
+            ``crs`` and ``bounds`` (the query).
+
+        Raises:
+            IndexError: If no file covers the query.
+        """
+        x, y, t = self._disambiguate_slice(query)
+        in_time = np.flatnonzero(self.index.index.overlaps(pd.Interval(t.start, t.stop)))[:: t.step]
+        in_space = self.index.sindex.query(shapely.box(x.start, y.start, x.stop, y.stop), predicate="intersects")
+        rows = np.intersect1d(in_time, in_space)
+        if rows.size == 0:
+            raise IndexError(f"query: {query} not found in index with bounds: {self.bounds}")
+        filepaths = [str(path) for path in self.index["filepath"].to_numpy()[rows]]
+        data = self._merge_files(filepaths, query, self.band_indexes)
+        sample: dict[str, Any] = {"crs": self.crs, "bounds": query, "image": data.to(self.dtype)}
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
     def _merge_files(
         self,
         filepaths: Sequence[str],
@@ -352,7 +390,7 @@ class EnMAPL2A(EnMAP):
                 mosaic = layer
                 continue
             empty = np.all(np.isnan(mosaic), axis=0) & ~np.all(np.isnan(layer), axis=0)
-            mosaic[:, empty] = layer[:, empty]
+            np.copyto(mosaic, layer, where=empty[None])
         assert mosaic is not None
         return torch.from_numpy(mosaic)
 
@@ -375,39 +413,47 @@ class EnMAPL2A(EnMAP):
             if info is None:
                 raise EospecError(f"{filepath!r} is not a readable EnMAP L2A raster")
             self._infos[filepath] = info
+        nodata = info.nodata if info.nodata is not None and not np.isnan(info.nodata) else None
         handle = self._handle(filepath)
         try:
-            raw, _ = rasterio.merge.merge(
-                [handle],
-                bounds=bounds,
-                res=res,
-                indexes=indexes,
-                nodata=np.nan,
-                dtype="float32",
-                resampling=self.resampling,
-            )
+            # merge masks the file's own (GDAL) nodata; the product's nodata is masked below
+            raw = _read_on_grid(handle, bounds, res, indexes, np.float32(np.nan), (nodata, handle.nodata))
+            if raw is None:
+                raw, _ = rasterio.merge.merge(
+                    [handle],
+                    bounds=bounds,
+                    res=res,
+                    indexes=indexes,
+                    nodata=np.nan,
+                    dtype="float32",
+                    resampling=self.resampling,
+                )
+                if nodata is not None:
+                    np.copyto(raw, np.float32(np.nan), where=raw == np.float32(nodata))
         finally:
             if not self.cache:
                 handle.close()
+        # raw: float32 DN, NaN where missing (outside the file, nodata); boolean reductions are
+        # the cheap ones here (reductions with where= are several times slower)
         selected = np.asarray(indexes) - 1
-        missing = np.isnan(raw)
-        if info.nodata is not None and not np.isnan(info.nodata):
-            missing |= raw == np.float32(info.nodata)
         bad = info.bad_bands[selected]
+        missing = np.isnan(raw)
+        empty = missing.all(axis=(1, 2))
         good = ~bad
-        covered = ~np.all(missing, axis=0)
-        if covered.any():  # bands without one valid value here are no-data bands, not pixels
-            good &= ~np.all(missing[:, covered], axis=1)
+        if not empty.all():  # bands without one valid value here are no-data bands, not pixels
+            good &= ~empty
         if not good.any():
             good = np.ones_like(bad)
-        invalid = np.any(missing[good], axis=0) | np.all(raw[good] == 0, axis=0)
+        # a pixel is invalid when a good band is missing or all good bands are zero
+        invalid = missing[good].any(axis=0) | (raw == 0)[good].all(axis=0)
         for mask_path in info.quality_masks:
             invalid |= self._flags(mask_path, bounds, res)
-        gain = info.gain[selected].astype(np.float32)[:, None, None]
-        offset = info.offset[selected].astype(np.float32)[:, None, None]
-        reflectance = (raw * gain + offset).astype(np.float32)
-        reflectance[missing] = np.nan
-        reflectance[:, invalid] = np.nan
+        reflectance = raw  # float32, scaled in place: NaN stays NaN
+        reflectance *= info.gain[selected].astype(np.float32)[:, None, None]
+        offset = info.offset[selected].astype(np.float32)
+        if offset.any():
+            reflectance += offset[:, None, None]
+        np.copyto(reflectance, np.float32(np.nan), where=invalid[None])  # 10x faster than [:, invalid]
         reflectance[bad] = np.nan
         return reflectance
 
@@ -415,16 +461,123 @@ class EnMAPL2A(EnMAP):
         """A single-band quality mask on the query grid: True where non-zero."""
         handle = self._handle(mask_path)
         try:
-            data, _ = rasterio.merge.merge(
-                [handle],
-                bounds=bounds,
-                res=res,
-                indexes=[1],
-                nodata=0,
-                resampling=Resampling.nearest,
-            )
+            nodata = handle.nodata if handle.nodata is not None and not np.isnan(handle.nodata) else None
+            data = _read_on_grid(handle, bounds, res, [1], 0, (nodata,))
+            if data is None:
+                data, _ = rasterio.merge.merge(
+                    [handle],
+                    bounds=bounds,
+                    res=res,
+                    indexes=[1],
+                    nodata=0,
+                    resampling=Resampling.nearest,
+                )
         finally:
             if not self.cache:
                 handle.close()
         flagged: np.ndarray = data[0] != 0
         return flagged
+
+
+def _complete_slice(query: GeoSlice, res: tuple[float, float]) -> tuple[slice, slice, slice] | None:
+    """A query with x, y and time bounds all given, steps filled as TorchGeo does; else None."""
+    if not isinstance(query, tuple) or len(query) != 3 or not all(isinstance(part, slice) for part in query):
+        return None
+    x, y, t = query
+    if any(part.start is None or part.stop is None for part in query):
+        return None
+    return (
+        slice(x.start, x.stop, res[0] if x.step is None else x.step),
+        slice(y.start, y.stop, res[1] if y.step is None else y.step),
+        slice(t.start, t.stop, 1 if t.step is None else t.step),
+    )
+
+
+_PLAIN_MASKS: dict[tuple[str, str, int], bool] = {}
+
+
+def _plain_masks(handle: Any) -> bool:
+    """Whether every band's mask is "all valid" or "nodata" (cached: rasterio's enums are slow)."""
+    key = (type(handle).__name__, str(handle.name), int(handle.count))
+    if key not in _PLAIN_MASKS:
+        allowed = {MaskFlags.all_valid, MaskFlags.nodata}
+        _PLAIN_MASKS[key] = all(set(flags) <= allowed for flags in handle.mask_flag_enums)
+    return _PLAIN_MASKS[key]
+
+
+def _equal_to(data: np.ndarray, value: float | None) -> np.ndarray | None:
+    """Where ``data`` equals ``value``; None when nothing can: no value, or one outside an integer range."""
+    if value is None:
+        return None
+    if np.issubdtype(data.dtype, np.integer):
+        limits = np.iinfo(data.dtype)
+        if value != int(value) or not limits.min <= value <= limits.max:
+            return None
+        return np.asarray(data == int(value))
+    return np.asarray(data == data.dtype.type(value))
+
+
+def _read_on_grid(
+    handle: Any,
+    bounds: tuple[float, float, float, float],
+    res: tuple[float, float],
+    indexes: list[int],
+    fill: Any,
+    nodata: Sequence[float | None] = (),
+) -> np.ndarray | None:
+    """Read a query window straight from a file when the query lies on the file's pixel grid.
+
+    ``rasterio.merge.merge`` resamples any query onto its grid; when the query's resolution is
+    the file's and its corner falls on a pixel corner, that is a plain windowed read. This does
+    it with ``DatasetReader.read(window=...)`` in the file's data type (no masked arrays; GDAL's
+    type conversion is slower than numpy's). Pixels of the query outside the file, and values
+    equal to one of ``nodata``, get ``fill``, as merge gives its nodata there. Files with mask bands
+    other than nodata (alpha, per-dataset masks) go through merge.
+
+    Args:
+        handle: an open rasterio dataset (or WarpedVRT).
+        bounds: (left, bottom, right, top) of the query, CRS units.
+        res: (xres, yres) of the query, CRS units.
+        indexes: 1-based bands to read.
+        fill: value of pixels outside the file; its dtype is that of the result.
+        nodata: nodata values (the file's, the product's) replaced by ``fill``; None and NaN
+            entries are ignored.
+
+    Returns:
+        Array of shape (len(indexes), H, W) with the dtype of ``fill`` (H, W as merge computes
+        them), or None when the query is not on the file's grid.
+    """
+    transform = handle.transform
+    xres, yres = float(res[0]), float(res[1])
+    if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
+        return None
+    if not (math.isclose(transform.a, xres, rel_tol=1e-9) and math.isclose(-transform.e, yres, rel_tol=1e-9)):
+        return None
+    col = (bounds[0] - transform.c) / transform.a
+    row = (transform.f - bounds[3]) / -transform.e
+    if abs(col - round(col)) > 1e-6 or abs(row - round(row)) > 1e-6:
+        return None
+    if not _plain_masks(handle):
+        return None
+    width = int(round((bounds[2] - bounds[0]) / xres))
+    height = int(round((bounds[3] - bounds[1]) / yres))
+    col0, row0 = int(round(col)), int(round(row))
+    fill_array = np.asarray(fill)
+    c0, r0 = max(col0, 0), max(row0, 0)
+    c1, r1 = min(col0 + width, handle.width), min(row0 + height, handle.height)
+    if c1 <= c0 or r1 <= r0:
+        return np.full((len(indexes), height, width), fill_array, dtype=fill_array.dtype)
+    data = handle.read(indexes, window=Window(c0, r0, c1 - c0, r1 - r0))
+    flagged = None
+    for value in {float(value) for value in nodata if value is not None and not np.isnan(value)}:
+        equal = _equal_to(data, value)
+        if equal is not None:
+            flagged = equal if flagged is None else flagged | equal
+    if (c0, r0, c1, r1) == (col0, row0, col0 + width, row0 + height):
+        out = data.astype(fill_array.dtype, copy=False)
+    else:
+        out = np.full((len(indexes), height, width), fill_array, dtype=fill_array.dtype)
+        out[:, r0 - row0 : r1 - row0, c0 - col0 : c1 - col0] = data
+    if flagged is not None and flagged.any():
+        np.copyto(out[:, r0 - row0 : r1 - row0, c0 - col0 : c1 - col0], fill_array, where=flagged)
+    return out
