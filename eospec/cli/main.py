@@ -17,9 +17,19 @@ from .. import __version__
 
 #: command name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "extract": (
+        "eospec.cli.extract",
+        "extract_command",
+        "Spectra of scenes at soil sample points, to a GeoParquet table.",
+    ),
     "evaluate": ("eospec.cli.evaluate", "evaluate_command", "Accuracy of a map against a reference raster."),
     "map": ("eospec.cli.map", "map_command", "Map a soil property from a hyperspectral scene to a COG."),
     "models": ("eospec.cli.models", "models_command", "List the bundled models and their accuracy."),
+    "sample": (
+        "eospec.cli.sample",
+        "sample_command",
+        "Write multi-date EnMAP patches in the SpectralEarth layout, with a GeoParquet index.",
+    ),
     "simulate": (
         "eospec.cli.simulate",
         "simulate_command",
