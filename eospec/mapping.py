@@ -19,6 +19,7 @@ nor torchgeo is imported on this path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -47,7 +48,7 @@ from .sensors import enmap, gaussian_srf_matrix
 if TYPE_CHECKING:
     from .models.runtime import NumpySpectralRegressor
 
-__all__ = ["BandPlan", "MapResult", "plan_bands", "fold_first_layer", "map_scene", "MAP_NODATA"]
+__all__ = ["BandPlan", "MapResult", "plan_bands", "fold_first_layer", "map_scene", "stream_windows", "MAP_NODATA"]
 
 logger = logging.getLogger(__name__)
 
@@ -298,6 +299,38 @@ class _Prefetcher:
         self.reader.close()
 
 
+@contextlib.contextmanager
+def stream_windows(
+    scene: Scene, bands: npt.ArrayLike, tile_size: int = 256, workers: int = 2
+) -> Iterator[Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray]]]]:
+    """Read a scene window by window, in order, with reader threads prefetching the next windows.
+
+    Reading starts when the context is entered (so GDAL decodes while the caller loads a model);
+    windows are square-ish, aligned to the file's internal blocks, and at most about 160 MB of raw
+    data is read ahead. Used by :func:`map_scene` and :func:`eospec.embedding.embed_scene`.
+
+    Args:
+        scene: an open scene (:func:`eospec.io.open_scene`).
+        bands: 0-based band indices to read, shape (R,).
+        tile_size: window side in pixels (rounded to the file's internal blocks).
+        workers: reader threads (at least 1).
+
+    Yields:
+        An iterator of ``(window, raw, quality)``: the rasterio ``Window``; the digital numbers of
+        the R bands, shape (R, h, w), in the raster's dtype; and each quality mask of the product
+        as a bool array (h, w), True where flagged.
+    """
+    read_bands = np.asarray(bands, dtype=np.int64)
+    windows = _windows(scene.info, scene.dataset.block_shapes[0], tile_size)
+    window_bytes = read_bands.size * tile_size * tile_size * np.dtype(scene.info.dtype).itemsize
+    depth = max(workers, min(len(windows), _PREFETCH_BYTES // max(1, window_bytes)))
+    prefetcher = _Prefetcher(_Reader(scene, read_bands), windows, workers, depth)
+    try:
+        yield ((window, raw, quality) for window, (raw, quality) in prefetcher)
+    finally:
+        prefetcher.close()
+
+
 def _predict(
     plan: BandPlan,
     module: NumpySpectralRegressor,
@@ -326,11 +359,11 @@ def _predict(
     return out
 
 
-def _progress(total: int, enabled: bool | None) -> Any:
+def _progress(total: int, enabled: bool | None, desc: str = "mapping") -> Any:
     from tqdm.auto import tqdm
 
     show = sys.stderr.isatty() if enabled is None else enabled
-    return tqdm(total=total, unit="px", unit_scale=True, desc="mapping", disable=not show, leave=False)
+    return tqdm(total=total, unit="px", unit_scale=True, desc=desc, disable=not show, leave=False)
 
 
 def map_scene(
@@ -407,21 +440,21 @@ def map_scene(
     ):
         info = opened.info
         plan = plan_bands(info, metadata)
-        windows = _windows(info, opened.dataset.block_shapes[0], tile_size)
         gain = info.gain[plan.read_bands].astype(np.float32)
         offset = info.offset[plan.read_bands].astype(np.float32)
         profile.update(width=info.width, height=info.height, crs=info.crs, transform=info.transform)
-        with atomic_output(target) as cog_path, atomic_output(target, suffix=".stage.tif") as stage_path:
+        with (
+            atomic_output(target) as cog_path,
+            atomic_output(target, suffix=".stage.tif") as stage_path,
             # Reading starts now, so that GDAL decodes while the model loads.
-            window_bytes = plan.read_bands.size * tile_size * tile_size * np.dtype(info.dtype).itemsize
-            depth = max(workers, min(len(windows), _PREFETCH_BYTES // max(1, window_bytes)))
-            prefetcher = _Prefetcher(_Reader(opened, plan.read_bands), windows, workers, depth)
+            stream_windows(opened, plan.read_bands, tile_size, workers) as stream,
+        ):
             bar = _progress(info.width * info.height, progress)
             try:
                 module = load_numpy_model(metadata, weights_path)
                 folded = fold_first_layer(plan, module, info)
                 with rasterio.open(stage_path, "w", **profile) as stage:
-                    for window, (raw, quality) in prefetcher:
+                    for window, raw, quality in stream:
                         height, width = int(window.height), int(window.width)
                         flat = raw.reshape(raw.shape[0], -1)
                         bands = {
@@ -452,7 +485,6 @@ def map_scene(
                     _describe(stage, metadata, unit, info)
             finally:
                 bar.close()
-                prefetcher.close()
             translate_to_cog(stage_path, cog_path)
             reason_names = {member.name.lower(): int(counts[member]) for member in MaskReason}
             value_range = _percentiles(np.concatenate(samples) if samples else np.empty(0, np.float32))

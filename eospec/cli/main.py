@@ -22,6 +22,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "extract_command",
         "Spectra of scenes at soil sample points, to a GeoParquet table.",
     ),
+    "embed": (
+        "eospec.cli.embed",
+        "embed_command",
+        "Per-pixel or per-spectrum embeddings from a pretrained encoder, to a COG or Parquet.",
+    ),
     "evaluate": ("eospec.cli.evaluate", "evaluate_command", "Accuracy of a map against a reference raster."),
     "map": ("eospec.cli.map", "map_command", "Map a soil property from a hyperspectral scene to a COG."),
     "models": ("eospec.cli.models", "models_command", "List the bundled models and their accuracy."),

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..models.registry import get_model_metadata, list_models
+from ..models.registry import get_model_metadata, list_models, model_task
 from .options import handle_errors
 
 __all__ = ["models_command", "describe_model"]
@@ -45,6 +45,8 @@ def describe_model(name: str) -> str:
         UnknownModelError: If ``name`` is not a bundled model.
     """
     metadata = get_model_metadata(name)
+    if model_task(metadata) == "embedding":
+        return _describe_encoder(name, metadata)
     architecture = metadata.get("architecture", {})
     hidden = architecture.get("hidden", [])
     kind = "linear" if not hidden else "MLP " + "-".join(str(size) for size in hidden)
@@ -62,6 +64,38 @@ def describe_model(name: str) -> str:
         f"  model:         {kind}, {architecture.get('transform', '?')}{' + SNV' if architecture.get('snv') else ''}",
         f"  valid range:   {f'{valid[0]:g}-{valid[1]:g} {unit}' if valid else 'not given'}",
         f"  CV accuracy:   {_accuracy(metadata)}",
+        f"  licence:       {metadata.get('licence', '?')}",
+        "  training data:" + ("" if training else " unknown"),
+        *(f"    - {line}" for line in training),
+    ]
+    return "\n".join(lines)
+
+
+def _describe_encoder(name: str, metadata: dict[str, Any]) -> str:
+    """A few lines describing an embedding encoder (``task: "embedding"``)."""
+    architecture = metadata.get("architecture", {})
+    bands = metadata.get("band_wavelengths_nm", [])
+    band_text = f"{len(bands)} bands" + (f", {min(bands):.0f}-{max(bands):.0f} nm" if bands else "")
+    layers = "-".join(str(size) for size in architecture.get("hidden", []))
+    transform = architecture.get("transform", "none")
+    features = architecture.get("quantity", "reflectance") + (" as log10(1/R)" if transform == "absorbance" else "")
+    held_out = metadata.get("reconstruction", {}).get("held_out", {})
+    pca = metadata.get("reconstruction", {}).get("pca32", {})
+    if held_out:
+        rmse = held_out.get("rmse", float("nan"))
+        accuracy = f"held-out RMSE {rmse:.5f} {held_out.get('quantity', '')} (n={held_out.get('n', '?')})"
+        if pca:
+            accuracy += f"; PCA-32 on the same split {pca.get('rmse', float('nan')):.5f}"
+    else:
+        accuracy = "not reported"
+    training = _training_data(metadata)
+    lines = [
+        f"{name} (v{metadata.get('version', '?')}): {metadata.get('long_name', metadata.get('description', ''))}",
+        f"  task:          embedding ({metadata.get('kind', 'spectral')} encoder, "
+        f"{metadata.get('latent_dim', architecture.get('latent_dim', '?'))} dimensions)",
+        f"  sensor:        {metadata.get('sensor', '?')} ({band_text})",
+        f"  model:         {architecture.get('type', '?')} {architecture.get('kind', '')} {layers}, {features}",
+        f"  reconstruction: {accuracy}",
         f"  licence:       {metadata.get('licence', '?')}",
         "  training data:" + ("" if training else " unknown"),
         *(f"    - {line}" for line in training),

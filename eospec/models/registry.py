@@ -13,6 +13,13 @@ run on load, and NumPy reads it without torch), or a ``.pt`` ``state_dict`` load
 ``unit``: predictions outside are flagged), ``training_data`` (list of {name, n, licence,
 source}), ``licence``, ``cross_validation`` ({rmse, r2, rpiq, n, folds, scheme}), ``weights``
 (file name) and ``recipe`` (the command that rebuilds it).
+
+Embedding encoders (``eospec embed``) carry ``task``: ``"embedding"`` (property models have no
+``task`` or ``"property"``), ``kind``: ``"spectral"`` (per-pixel spectra, e.g. the ``vae_enmap``
+:class:`~eospec.models.vae.SpectralVAE`) or ``"patch"`` (image patches), ``latent_dim``, an
+``architecture`` of type ``"spectral_vae"`` (:meth:`~eospec.models.vae.SpectralVAE.architecture`)
+and ``reconstruction`` (held-out reconstruction error in the input quantity) instead of
+``property``, ``unit``, ``valid_range`` and ``cross_validation``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from ..errors import UnknownModelError
 if TYPE_CHECKING:
     from .runtime import NumpySpectralRegressor
     from .spectral import SpectralRegressor
+    from .vae import SpectralVAE
 
 __all__ = [
     "BundledModel",
@@ -52,13 +60,14 @@ class BundledModel:
 
     Attributes:
         name: registry name.
-        module: the model, in eval mode, on the CPU.
+        module: the model, in eval mode, on the CPU (a :class:`~eospec.models.vae.SpectralVAE` for
+            embedding encoders).
         metadata: the metadata dictionary (see the module docstring).
         band_wavelengths_nm: the B input band centres in nm.
     """
 
     name: str
-    module: SpectralRegressor
+    module: SpectralRegressor | SpectralVAE
     metadata: dict[str, Any]
     band_wavelengths_nm: list[float] = field(default_factory=list)
 
@@ -77,13 +86,32 @@ def _catalogue() -> dict[str, Path]:
     return {path.stem: path for path in sorted(_weights_folder().glob("*.json"))}
 
 
-def list_models() -> list[str]:
+def list_models(task: str | None = None) -> list[str]:
     """Names of the bundled models, sorted.
 
+    Args:
+        task: only models of this task: ``"property"`` (property maps, ``eospec map``) or
+            ``"embedding"`` (encoders, ``eospec embed``); None for all.
+
     Returns:
-        The registry names, e.g. ``["soc"]``.
+        The registry names, e.g. ``["soc", "vae_enmap"]``.
     """
-    return list(_catalogue())
+    names = list(_catalogue())
+    if task is None:
+        return names
+    return [name for name in names if model_task(get_model_metadata(name)) == task]
+
+
+def model_task(metadata: dict[str, Any]) -> str:
+    """The task of a model from its metadata: ``"embedding"`` or ``"property"`` (the default).
+
+    Args:
+        metadata: the model's metadata.
+
+    Returns:
+        The ``task`` entry, ``"property"`` when absent.
+    """
+    return str(metadata.get("task", "property"))
 
 
 def get_model_metadata(name: str) -> dict[str, Any]:
@@ -130,15 +158,16 @@ def load_weights(weights_path: Path) -> dict[str, np.ndarray]:
     return {name: value.float().numpy() for name, value in state.items()}
 
 
-def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralRegressor:
-    """Build a :class:`SpectralRegressor` (torch) from metadata and load its weights safely.
+def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralRegressor | SpectralVAE:
+    """Build the torch module a model's metadata describes and load its weights safely.
 
     Args:
         metadata: the model's metadata (``architecture`` and ``band_wavelengths_nm`` are used).
         weights_path: ``.safetensors`` or ``.pt`` weights (see :func:`load_weights`).
 
     Returns:
-        The model in eval mode.
+        The model in eval mode: a :class:`SpectralRegressor` (architecture type
+        ``"spectral_regressor"``) or a :class:`~eospec.models.vae.SpectralVAE` (``"spectral_vae"``).
 
     Raises:
         ValueError: If the architecture type is unknown.
@@ -148,6 +177,12 @@ def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralReg
 
     from .spectral import SpectralRegressor
 
+    if metadata.get("architecture", {}).get("type") == "spectral_vae":
+        from .vae import SpectralVAE
+
+        vae = SpectralVAE.from_architecture(metadata["architecture"], len(metadata["band_wavelengths_nm"]))
+        vae.load_state_dict({name: torch.from_numpy(value) for name, value in load_weights(weights_path).items()})
+        return vae.eval()
     architecture = _architecture(metadata)
     module = SpectralRegressor(
         n_bands=len(metadata["band_wavelengths_nm"]),
@@ -172,6 +207,7 @@ def load_numpy_model(metadata: dict[str, Any], weights_path: Path) -> NumpySpect
         The :class:`~eospec.models.runtime.NumpySpectralRegressor`.
 
     Raises:
+        UnknownModelError: If the model is an embedding encoder (``task`` ``"embedding"``).
         ValueError: If the architecture type is unknown.
         FileNotFoundError: If the weights file is missing.
     """
@@ -187,6 +223,12 @@ def load_numpy_model(metadata: dict[str, Any], weights_path: Path) -> NumpySpect
 
 def _architecture(metadata: dict[str, Any]) -> dict[str, Any]:
     architecture: dict[str, Any] = metadata["architecture"]
+    if model_task(metadata) == "embedding":
+        name = metadata.get("name", "model")
+        raise UnknownModelError(
+            f"Model {name!r} is an embedding encoder, not a property model: embed with "
+            f"'eospec embed --encoder {name}', or map with one of {list_models('property')}"
+        )
     if architecture.get("type") != "spectral_regressor":
         raise ValueError(f"Unknown architecture type: {architecture.get('type')!r}. Must be 'spectral_regressor'")
     return architecture
