@@ -16,17 +16,24 @@ posterior mean :math:`\mu(x)` of the VAE (Sun et al. 2025, arXiv:2511.15965).
   pixels the product's quality masks flag (cloud, shadow, ...). No spectral mask (vegetation,
   water) is applied: embeddings describe every surface. The encoder runs only on valid pixels.
 
-Encoders of kind ``"spectral"`` embed each pixel's spectrum. Patch encoders (kind ``"patch"``, e.g.
-SpectralEarth-style models) plug into :data:`SCENE_EMBEDDERS` with the same window loop.
+Encoders of kind ``"spectral"`` embed each pixel's spectrum. Encoders of kind ``"patch"`` (the
+SpectralEarth encoders of :mod:`eospec.models.foundation`: a ``encoder.json`` written by
+``recipes/spectralearth/pretrain.py``, or an architecture name such as ``"spec_resnet18"`` with
+random weights, a baseline) embed each window of the scene as an image: the window is read with a
+halo of ``halo`` pixels on every side, encoded by
+:func:`~eospec.models.foundation.encode_pixels` (feature map upsampled bilinearly to pixel
+resolution) and cropped back, so that neighbouring windows meet without seams (see
+:func:`embed_scene`). Band descriptions are then ``f001 .. fD``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,11 +42,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import rasterio
+from rasterio.windows import Window
 
 from .cog import atomic_output, check_output, translate_to_cog
 from .errors import AllNodataWarning, SpectralLibraryError, UnknownModelError
-from .io.scene import SceneInfo, invalid_pixel_mask, open_scene
-from .mapping import BandPlan, _progress, plan_bands, stream_windows
+from .io.scene import Scene, SceneInfo, invalid_pixel_mask, open_scene
+from .mapping import BandPlan, _Prefetcher, _progress, _Reader, _windows, plan_bands, stream_windows
 from .models.registry import list_models, model_task, resolve_model
 from .models.vae import latent_columns
 from .sensors import gaussian_srf_matrix
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EMBEDDING_NODATA",
     "EmbedResult",
+    "PATCH_HALO",
     "LIBRARY_PREFIXES",
     "SCENE_EMBEDDERS",
     "embed_library",
@@ -70,6 +79,10 @@ EMBEDDING_NODATA = -9999.0
 _CHUNK_PIXELS = 32768
 #: Key of ``DataFrame.attrs`` that describes an embedding table.
 _ATTRS_KEY = "eospec_embedding"
+#: Default halo (pixels read around each window) of patch encoders.
+PATCH_HALO = 32
+#: Seed of the random initialisation of a patch encoder given by architecture name.
+_RANDOM_SEED = 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -79,8 +92,17 @@ _ATTRS_KEY = "eospec_embedding"
 def resolve_encoder(encoder: str) -> tuple[dict[str, Any], Path]:
     """Metadata and weights path of an embedding encoder, without loading it (no torch import).
 
+    A patch encoder (``kind: "patch"``) is either the ``encoder.json`` of
+    ``recipes/spectralearth/pretrain.py`` (``arch``, ``model_kwargs``, ``weights``, ``statistics``,
+    ``wavelengths_nm``) or a SpectralEarth architecture name (``"spec_resnet18"``,
+    ``"spec_vit_small"``, ...: :func:`eospec.models.foundation.list_foundation_models`) with random
+    weights (seed 0) and no input standardisation, a baseline. Its metadata gains
+    ``band_wavelengths_nm`` (the 202 EnMAP default bands, nm) and ``name``; its weights path is
+    ``Path()`` for random weights.
+
     Args:
-        encoder: a bundled encoder name (``eospec models``; e.g. ``"vae_enmap"``) or a model ``.json``.
+        encoder: a bundled encoder name (``eospec models``; e.g. ``"vae_enmap"``), a model ``.json``,
+            or a SpectralEarth architecture name.
 
     Returns:
         ``(metadata, weights_path)``.
@@ -88,7 +110,19 @@ def resolve_encoder(encoder: str) -> tuple[dict[str, Any], Path]:
     Raises:
         UnknownModelError: If the name is unknown, or the model is not an embedding encoder.
     """
-    metadata, weights = resolve_model(encoder)
+    patch = _patch_metadata(encoder)
+    if patch is not None:
+        return patch
+    try:
+        metadata, weights = resolve_model(encoder)
+    except UnknownModelError as error:
+        if encoder.endswith(".json"):
+            raise
+        from .models.foundation import list_foundation_models
+
+        raise UnknownModelError(
+            f"{error}; or a SpectralEarth architecture with random weights: {list_foundation_models()}"
+        ) from error
     if model_task(metadata) != "embedding":
         raise UnknownModelError(
             f"Model {encoder!r} is not an embedding encoder (its task is {model_task(metadata)!r}): use one of "
@@ -110,10 +144,77 @@ def load_encoder(encoder: str = "vae_enmap") -> BundledModel:
     Raises:
         UnknownModelError: If the name is unknown or not an encoder.
     """
-    from .models.registry import get_model
+    from .models.registry import BundledModel, get_model
 
-    resolve_encoder(encoder)
+    metadata, weights = resolve_encoder(encoder)
+    if metadata.get("kind") == "patch":
+        module = _load_patch_encoder(metadata, weights)
+        wavelengths = [float(w) for w in metadata["band_wavelengths_nm"]]
+        return BundledModel(str(metadata["name"]), module, metadata, wavelengths)
     return get_model(encoder)
+
+
+def _patch_metadata(encoder: str) -> tuple[dict[str, Any], Path] | None:
+    """Metadata and weights path of a patch encoder (``encoder.json`` or architecture name), else None."""
+    from .sensors import ENMAP_DEFAULT_BANDS, enmap
+
+    defaults = [float(w) for w in enmap().wavelengths_nm[np.asarray(ENMAP_DEFAULT_BANDS) - 1]]
+    if encoder.endswith(".json") and Path(encoder).is_file():
+        import json
+
+        path = Path(encoder)
+        metadata: dict[str, Any] = json.loads(path.read_text())
+        if metadata.get("kind") != "patch":
+            return None
+        from .models.foundation import list_foundation_models
+
+        if metadata.get("arch") not in list_foundation_models():
+            raise UnknownModelError(
+                f"Encoder {encoder!r} is of kind 'patch' but its 'arch' {metadata.get('arch')!r} is not a "
+                f"SpectralEarth architecture: set it to the one it was trained with, one of {list_foundation_models()}"
+            )
+        metadata.setdefault("name", path.parent.name or path.stem)
+        metadata.setdefault("band_wavelengths_nm", metadata.get("wavelengths_nm", defaults))
+        metadata.setdefault("task", "embedding")
+        if metadata.get("statistics"):
+            metadata["statistics_path"] = str(path.parent / metadata["statistics"])
+        weights = metadata.get("weights")
+        return metadata, (path.parent / weights) if weights else Path()
+    if not encoder.startswith("spec_"):
+        return None
+    from .models.foundation import list_foundation_models
+
+    if encoder not in list_foundation_models():
+        return None
+    metadata = {
+        "kind": "patch",
+        "task": "embedding",
+        "name": encoder,
+        "arch": encoder,
+        "model_kwargs": {},
+        "weights": None,
+        "version": f"random init (seed {_RANDOM_SEED})",
+        "band_wavelengths_nm": defaults,
+    }
+    return metadata, Path()
+
+
+def _load_patch_encoder(metadata: dict[str, Any], weights: Path) -> Any:
+    """Build a SpectralEarth encoder from patch metadata (random weights, seed 0, when it has none)."""
+    import torch
+
+    from .models.foundation import get_foundation_model
+
+    kwargs = dict(metadata.get("model_kwargs") or {})
+    with torch.random.fork_rng():
+        torch.manual_seed(_RANDOM_SEED)
+        module = get_foundation_model(
+            str(metadata["arch"]),
+            weights=weights if metadata.get("weights") else None,
+            statistics=metadata.get("statistics_path"),
+            **kwargs,
+        )
+    return module.eval()
 
 
 def encoder_bands(metadata: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -133,6 +234,13 @@ def encoder_bands(metadata: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _latent_dim(metadata: dict[str, Any]) -> int:
+    if metadata.get("kind") == "patch":
+        import torch
+
+        from .models.foundation import MODELS
+
+        with torch.device("meta"):  # sizes only: no memory, no initialisation
+            return int(MODELS[str(metadata["arch"])](**dict(metadata.get("model_kwargs") or {})).num_features)
     return int(metadata.get("latent_dim", metadata.get("architecture", {}).get("latent_dim", 32)))
 
 
@@ -521,6 +629,32 @@ class EmbedResult:
 SceneEmbedder = Callable[[Any, BandPlan, SceneInfo, np.ndarray], np.ndarray]
 
 
+#: A patch embedder: (module, band plan, scene info, raw DN (R, H, W) of a window with its halo,
+#: invalid (H, W) bool) -> float32 (K, H, W).
+PatchEmbedder = Callable[[Any, BandPlan, SceneInfo, np.ndarray, np.ndarray], np.ndarray]
+
+
+def _reflectance(plan: BandPlan, info: SceneInfo, raw: np.ndarray) -> np.ndarray:
+    """Reflectance at the encoder's bands, float32 (B, N), of raw DN (R, N)."""
+    gain = info.gain[plan.read_bands].astype(np.float32)[:, None]
+    offset = info.offset[plan.read_bands].astype(np.float32)[:, None]
+    if plan.method == "selection":
+        rows = plan.matrix.argmax(axis=1)
+        return raw[rows].astype(np.float32) * gain[rows] + offset[rows]
+    return plan.matrix.astype(np.float32) @ (raw.astype(np.float32) * gain + offset)
+
+
+def _embed_patch(module: Any, plan: BandPlan, info: SceneInfo, raw: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+    """Patch encoder: reflectance (NaN on invalid pixels) of one window, then ``encode_pixels``."""
+    from .models.foundation import encode_pixels
+
+    height, width = raw.shape[1:]
+    reflectance = _reflectance(plan, info, raw.reshape(raw.shape[0], -1))
+    reflectance[:, invalid.ravel()] = np.nan
+    features = encode_pixels(module, reflectance.reshape(1, -1, height, width))
+    return np.asarray(features[0].numpy(), dtype=np.float32)
+
+
 def _embed_pixels(module: Any, plan: BandPlan, info: SceneInfo, raw: np.ndarray) -> np.ndarray:
     """Per-pixel spectral encoder: reflectance at the encoder's bands, then ``module.embed``."""
     import torch
@@ -542,8 +676,51 @@ def _embed_pixels(module: Any, plan: BandPlan, info: SceneInfo, raw: np.ndarray)
     return out
 
 
-#: Scene embedders by encoder ``kind``; patch encoders add ``"patch"`` here.
-SCENE_EMBEDDERS: dict[str, SceneEmbedder] = {"spectral": _embed_pixels}
+#: Scene embedders by encoder ``kind``: per-pixel (:data:`SceneEmbedder`) or, for the kinds in
+#: :data:`_SPATIAL_KINDS`, per window with a halo (:data:`PatchEmbedder`).
+SCENE_EMBEDDERS: dict[str, SceneEmbedder | PatchEmbedder] = {"spectral": _embed_pixels, "patch": _embed_patch}
+_SPATIAL_KINDS = frozenset({"patch"})
+
+
+def _halo_window(window: Window, halo: int, stride: int, width: int, height: int) -> Window:
+    """``window`` grown by ``halo`` pixels on every side, its edges on multiples of ``stride``, inside the scene."""
+    col0 = max(0, ((int(window.col_off) - halo) // stride) * stride)
+    row0 = max(0, ((int(window.row_off) - halo) // stride) * stride)
+    col1 = min(width, -(-(int(window.col_off + window.width) + halo) // stride) * stride)
+    row1 = min(height, -(-(int(window.row_off + window.height) + halo) // stride) * stride)
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+@contextlib.contextmanager
+def _stream_with_halo(
+    scene: Scene, bands: npt.ArrayLike, tile_size: int, workers: int, halo: int, stride: int
+) -> Iterator[Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray], tuple[slice, slice]]]]:
+    """Like :func:`eospec.mapping.stream_windows`, but each window is read with a halo.
+
+    Windows are ``tile_size`` (rounded down to a multiple of ``stride``) squares; each is read
+    grown by ``halo`` pixels (:func:`_halo_window`, so that the feature-map grid of every read
+    lines up with the scene's). Yields ``(window, raw (R, h', w'), quality (h', w') each, core)``
+    where ``raw[:, core[0], core[1]]`` is the window itself.
+    """
+    read_bands = np.asarray(bands, dtype=np.int64)
+    info = scene.info
+    step = max(stride, (tile_size // stride) * stride)
+    cores = _windows(info, (step, step), step)
+    grown = [_halo_window(window, halo, stride, info.width, info.height) for window in cores]
+    side = max(int(max(w.width, w.height)) for w in grown)
+    window_bytes = read_bands.size * side * side * np.dtype(info.dtype).itemsize
+    depth = max(workers, min(len(grown), (160 * 2**20) // max(1, window_bytes)))
+    prefetcher = _Prefetcher(_Reader(scene, read_bands), grown, workers, depth)
+
+    def items() -> Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray], tuple[slice, slice]]]:
+        for core, (outer, (raw, quality)) in zip(cores, prefetcher, strict=True):
+            row, col = int(core.row_off - outer.row_off), int(core.col_off - outer.col_off)
+            yield core, raw, quality, (slice(row, row + int(core.height)), slice(col, col + int(core.width)))
+
+    try:
+        yield items()
+    finally:
+        prefetcher.close()
 
 
 def _check_kind(metadata: dict[str, Any], encoder: str, supported: tuple[str, ...] | list[str]) -> str:
@@ -567,6 +744,7 @@ def embed_scene(
     wavelengths: str | os.PathLike[str] | npt.ArrayLike | None = None,
     mask_quality: bool = True,
     progress: bool | None = None,
+    halo: int = PATCH_HALO,
 ) -> EmbedResult:
     """Embed every valid pixel of a hyperspectral scene into a K-band Cloud-Optimized GeoTIFF.
 
@@ -575,6 +753,17 @@ def embed_scene(
     (any good band nodata, all bands zero, non-finite) and, with ``mask_quality``, where a
     quality mask of the product flags the pixel. The scene's bands are matched to the encoder's as
     for mapping (:func:`eospec.mapping.plan_bands`: nearest band, else Gaussian SRF resampling).
+
+    Patch encoders (``kind: "patch"``, see :func:`resolve_encoder`) give D bands ``f001 .. fD``.
+    Each ``tile_size`` window (rounded down to a multiple of the encoder's output stride s) is read
+    with ``halo`` more pixels on every side (edges moved out to multiples of s, clipped to the
+    scene), converted to reflectance with NaN on invalid pixels (which
+    :func:`~eospec.models.foundation.encode_pixels` fills with the input mean), encoded and cropped
+    back. When the grown windows cover the receptive field of a ResNet, the result equals encoding
+    the whole scene at once (float32 rounding aside); with a smaller halo, pixels near window edges
+    differ by what lies beyond the halo. A ViT attends over the whole window and interpolates its
+    position embeddings to the window's size, so its embeddings depend on the window: keep
+    ``tile_size + 2 * halo`` near the patch size it was trained on (128 for SpectralEarth).
 
     Args:
         scene: DLR EnMAP L2A product (folder or zip), tagged GeoTIFF or ENVI cube.
@@ -586,6 +775,7 @@ def embed_scene(
         wavelengths: band centres for scenes that lack them (CSV path or array in nm).
         mask_quality: give nodata to pixels flagged by the product's quality masks.
         progress: show a progress bar; None shows it on a terminal only.
+        halo: pixels read around each window for patch encoders (ignored for spectral ones).
 
     Returns:
         An :class:`EmbedResult`.
@@ -599,19 +789,22 @@ def embed_scene(
         MissingWavelengthsError: If the scene has no wavelengths and none were given.
         MissingCRSError: If the scene has no CRS.
         NotHyperspectralError: If the scene's bands cannot feed the encoder.
-        ValueError: If ``tile_size`` or ``workers`` is not positive.
+        ValueError: If ``tile_size`` or ``workers`` is not positive, or ``halo`` is negative.
     """
     started = time.perf_counter()
     if tile_size < 16:
         raise ValueError(f"Invalid tile_size: {tile_size!r}. Must be at least 16 pixels")
     if workers < 1:
         raise ValueError(f"Invalid workers: {workers!r}. Must be at least 1")
+    if halo < 0:
+        raise ValueError(f"Invalid halo: {halo!r}. Must be 0 or more pixels")
     target = check_output(out, overwrite)
     metadata, _ = resolve_encoder(encoder)
     kind = _check_kind(metadata, encoder, list(SCENE_EMBEDDERS))
     embedder = SCENE_EMBEDDERS[kind]
     latent_dim = _latent_dim(metadata)
-    names = latent_columns(latent_dim, style="band")
+    spatial = kind in _SPATIAL_KINDS
+    names = _feature_names(latent_dim) if spatial else latent_columns(latent_dim, style="band")
     valid_count = 0
     profile: dict[str, Any] = {
         "driver": "GTiff",
@@ -634,27 +827,32 @@ def embed_scene(
         with (
             atomic_output(target) as cog_path,
             atomic_output(target, suffix=".stage.tif") as stage_path,
-            stream_windows(opened, plan.read_bands, tile_size, workers) as stream,
+            _scene_stream(opened, plan.read_bands, tile_size, workers, halo, metadata, spatial) as stream,
         ):
             bar = _progress(info.width * info.height, progress, desc="embedding")
             try:
                 model = load_encoder(encoder)
                 with rasterio.open(stage_path, "w", **profile) as stage:
-                    for window, raw, quality in stream:
+                    for window, block, quality, core in stream:
                         height, width = int(window.height), int(window.width)
-                        flat = raw.reshape(raw.shape[0], -1)
-                        invalid = invalid_pixel_mask(flat, info.nodata)
+                        block_invalid = invalid_pixel_mask(block.reshape(block.shape[0], -1), info.nodata)
+                        block_invalid = block_invalid.reshape(block.shape[1:])
                         if mask_quality:
                             for flags in quality.values():
-                                invalid |= flags.ravel()
+                                block_invalid |= flags
+                        invalid = block_invalid[core].ravel()
                         valid = np.flatnonzero(~invalid)
-                        values = np.full((latent_dim, flat.shape[1]), EMBEDDING_NODATA, dtype=np.float32)
-                        if valid.size:
-                            values[:, valid] = embedder(model.module, plan, info, flat[:, valid])
+                        values = np.full((latent_dim, height * width), EMBEDDING_NODATA, dtype=np.float32)
+                        if valid.size and spatial:
+                            features = embedder(model.module, plan, info, block, block_invalid)  # type: ignore[call-arg]
+                            values[:, valid] = features[:, core[0], core[1]].reshape(latent_dim, -1)[:, valid]
+                        elif valid.size:
+                            flat = block[:, core[0], core[1]].reshape(block.shape[0], -1)
+                            values[:, valid] = embedder(model.module, plan, info, flat[:, valid])  # type: ignore[call-arg]
                         valid_count += int(valid.size)
                         stage.write(values.reshape(latent_dim, height, width), window=window)
                         bar.update(height * width)
-                    _describe(stage, metadata, names, info, encoder)
+                    _describe(stage, metadata, names, info, encoder, halo if spatial else None)
             finally:
                 bar.close()
             translate_to_cog(stage_path, cog_path, resampling="AVERAGE")
@@ -678,17 +876,61 @@ def embed_scene(
     )
 
 
-def _describe(stage: Any, metadata: dict[str, Any], names: list[str], info: SceneInfo, encoder: str) -> None:
+def _feature_names(count: int) -> list[str]:
+    """Band descriptions of a patch embedding: ``f001 .. fD`` (at least three digits)."""
+    width = max(3, len(str(count)))
+    return [f"f{k:0{width}d}" for k in range(1, count + 1)]
+
+
+@contextlib.contextmanager
+def _scene_stream(
+    scene: Scene,
+    bands: npt.ArrayLike,
+    tile_size: int,
+    workers: int,
+    halo: int,
+    metadata: dict[str, Any],
+    spatial: bool,
+) -> Iterator[Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray], tuple[slice, slice]]]]:
+    """Windows with a halo for patch encoders, the plain windows of ``stream_windows`` otherwise."""
+    if spatial:
+        import torch
+
+        from .models.foundation import MODELS
+
+        with torch.device("meta"):
+            stride = int(MODELS[str(metadata["arch"])](**dict(metadata.get("model_kwargs") or {})).output_stride)
+        with _stream_with_halo(scene, bands, tile_size, workers, halo, stride) as stream:
+            yield stream
+        return
+    whole = (slice(None), slice(None))
+    with stream_windows(scene, bands, tile_size, workers) as plain:
+        yield ((window, raw, quality, whole) for window, raw, quality in plain)
+
+
+def _describe(
+    stage: Any, metadata: dict[str, Any], names: list[str], info: SceneInfo, encoder: str, halo: int | None = None
+) -> None:
     """Band names and provenance tags of an embedding COG."""
     name = str(metadata.get("name", encoder))
+    patch = metadata.get("kind") == "patch"
     for index, band_name in enumerate(names, start=1):
         stage.set_band_description(index, band_name)
-        stage.update_tags(index, long_name=f"latent dimension {index} of encoder {name} (posterior mean)")
+        what = "feature" if patch else "latent dimension"
+        stage.update_tags(index, long_name=f"{what} {index} of encoder {name}" + ("" if patch else " (posterior mean)"))
+    if patch:
+        embedding = (
+            f"SpectralEarth patch encoder {metadata.get('arch')} (Braham et al. 2024, arXiv:2408.08447), feature map "
+            f"upsampled bilinearly to pixels, windows read with a {halo}-pixel halo"
+            + ("" if metadata.get("weights") else "; RANDOM weights (baseline)")
+        )
+    else:
+        embedding = "posterior mean mu(x) of a spectral VAE (Sun et al. 2025, arXiv:2511.15965)"
     stage.update_tags(
         encoder=name,
         encoder_version=str(metadata.get("version", "")),
         latent_dim=str(len(names)),
-        embedding="posterior mean mu(x) of a spectral VAE (Sun et al. 2025, arXiv:2511.15965)",
+        embedding=embedding,
         source_scene=info.scene_id,
         source_path=str(info.path),
         acquisition_time=info.acquisition_time.isoformat() if info.acquisition_time else "",

@@ -31,7 +31,11 @@ from .options import handle_errors, overwrite_option
     "--encoder",
     default="vae_enmap",
     show_default=True,
-    help="Embedding encoder: a bundled name (see 'eospec models') or a model .json.",
+    help=(
+        "Embedding encoder: a bundled name (see 'eospec models'), a model .json, a SpectralEarth patch "
+        "encoder.json, or a SpectralEarth architecture name (spec_resnet18, spec_vit_small, ...) with "
+        "RANDOM weights, as a baseline."
+    ),
 )
 @overwrite_option
 @click.option("--tile-size", default=256, show_default=True, type=click.IntRange(min=16), help="Window side in pixels.")
