@@ -17,6 +17,12 @@ Usage::
     python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --out synthetic.json
     python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --quick   # CI size
     python recipes/contrastive/run_study.py --config recipes/contrastive/soil.yaml --variants baseline,spectral_shift
+    python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --set data.n_train=50 \
+        --set data.n_val=50 --epochs 1000 --out scarce.json --resume   # another setting; reuse finished variants
+
+The JSON written by ``--out`` is rewritten after every variant (so an interrupted study keeps what
+it finished, and ``--resume`` skips those variants), and records the wall-clock and CPU time of
+each variant and of the whole study, and the load average of the machine at its start and end.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import argparse
 import copy
 import json
 import logging
+import os
+import platform
 import sys
 import time
 import warnings
@@ -158,11 +166,54 @@ def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) 
     }
 
 
+class Recorder:
+    """Keeps the finished variants, rewrites the ``--out`` JSON after each, and reuses them (``--resume``)."""
+
+    def __init__(self, out: Path | None, header: dict[str, Any], previous: list[dict[str, Any]]) -> None:
+        self.out = out
+        self.header = header
+        self.previous = previous
+        self.results: list[dict[str, Any]] = []
+        self.greedy: list[dict[str, Any]] = []
+
+    def reuse(
+        self, name: str, task_kwargs: dict[str, Any], train: dict[str, Any], trainings: int
+    ) -> dict[str, Any] | None:
+        """A finished result of the same variant, task, training settings, seeds and folds, if any."""
+        for result in self.previous:
+            same = result["variant"] == name and result["task"] == task_kwargs and result.get("train") == train
+            same = same and result.get("trainings") == trainings
+            if same and [run["seed"] for run in result["runs"]] == self.header["seeds"]:
+                log.info("%-40s reused from %s", name, self.out)
+                return result
+        return None
+
+    def write(self, status: str) -> None:
+        """Rewrite the JSON record (a no-op without ``--out``)."""
+        if self.out is None:
+            return
+        record = self.header | {"status": status, "results": self.results, "greedy": self.greedy}
+        record["seconds"] = time.perf_counter() - self.header["_start"]
+        record["cpu_seconds"] = time.process_time() - self.header["_cpu_start"]
+        record["load_average_end"] = list(os.getloadavg())
+        record = {key: value for key, value in record.items() if not key.startswith("_")}
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.out.write_text(json.dumps(record, indent=2))
+
+
 def run_variant(
-    name: str, overrides: dict[str, Any], splits: list[Split], config: dict[str, Any], train: dict[str, Any]
+    name: str,
+    overrides: dict[str, Any],
+    splits: list[Split],
+    config: dict[str, Any],
+    train: dict[str, Any],
+    recorder: Recorder | None = None,
 ) -> dict[str, Any]:
     """Train a variant on every split and summarise it per seed (soil folds pooled within a seed)."""
     task_kwargs = copy.deepcopy(config["task"]) | copy.deepcopy(overrides)
+    if recorder is not None and (done := recorder.reuse(name, task_kwargs, train, len(splits))) is not None:
+        return done
+    wall, cpu = time.perf_counter(), time.process_time()
     per_seed: dict[int, dict[str, list[Any]]] = {}
     seconds = []
     for split in splits:
@@ -185,27 +236,50 @@ def run_variant(
                 "val_MAE": float(np.mean(bucket["val_mae"])),
             }
         )
-    summary = {"variant": name, "task": task_kwargs, "runs": runs, "seconds_per_epoch": float(np.mean(seconds))}
+    summary = {
+        "variant": name,
+        "task": task_kwargs,
+        "train": dict(train),
+        "runs": runs,
+        "seconds_per_epoch": float(np.mean(seconds)),
+        "seconds": time.perf_counter() - wall,
+        "cpu_seconds": time.process_time() - cpu,
+        "trainings": len(splits),
+    }
     for key in ("test_R2", "test_MAE", "val_R2"):
         values = np.array([run[key] for run in runs])
         summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if values.size > 1 else 0.0}
     log.info(
-        "%-40s test R2 %.3f +/- %.3f  MAE %.4f  val R2 %.3f  (%.2f s/epoch)",
+        "%-40s test R2 %.3f +/- %.3f  MAE %.4f  val R2 %.3f  (%.2f s/epoch, %.0f s)",
         name,
         summary["test_R2"]["mean"],
         summary["test_R2"]["std"],
         summary["test_MAE"]["mean"],
         summary["val_R2"]["mean"],
         summary["seconds_per_epoch"],
+        summary["seconds"],
     )
     return summary
 
 
 def greedy_study(
-    singles: dict[str, dict[str, Any]], config: dict[str, Any], splits: list[Split], train: dict[str, Any]
+    singles: dict[str, dict[str, Any]],
+    config: dict[str, Any],
+    splits: list[Split],
+    train: dict[str, Any],
+    recorder: Recorder | None = None,
+    top: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Add augmentations one at a time while the mean validation R2 rises (the paper's Table 3)."""
+    """Add augmentations one at a time while the mean validation R2 rises (the paper's Table 3).
+
+    The trials of every round are kept in ``recorder.greedy`` (marked ``"chosen"`` when a round
+    takes them); the returned steps are the chosen path, from the best single augmentation.
+    ``top`` restricts the candidates to the ``top`` single augmentations of best mean validation R2
+    (a cheaper search: at most top (top - 1) / 2 trials instead of 28 for all eight).
+    """
     candidates = [c for c in config["greedy"]["candidates"] if c in singles]
+    if top is not None:
+        candidates = sorted(candidates, key=lambda c: -singles[c]["val_R2"]["mean"])[: max(int(top), 1)]
     if not candidates:
         return []
     best = max(candidates, key=lambda c: singles[c]["val_R2"]["mean"])
@@ -217,9 +291,11 @@ def greedy_study(
             if candidate in chosen:
                 continue
             combined = [a for c in [*chosen, candidate] for a in augmentations[c]]
-            trials.append(
-                run_variant(" + ".join([*chosen, candidate]), {"augmentations": combined}, splits, config, train)
-            )
+            name = " + ".join([*chosen, candidate])
+            trials.append(run_variant(name, {"augmentations": combined}, splits, config, train, recorder))
+            if recorder is not None:
+                recorder.greedy.append(trials[-1] | {"chosen": False})
+                recorder.write("running")
         if not trials:
             break
         trial = max(trials, key=lambda t: t["val_R2"]["mean"])
@@ -227,6 +303,9 @@ def greedy_study(
             break
         chosen = trial["variant"].split(" + ")
         steps.append(trial)
+        if recorder is not None:
+            for record in recorder.greedy:
+                record["chosen"] = record["chosen"] or record["variant"] == trial["variant"]
     return steps
 
 
@@ -245,17 +324,110 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def comparison_table(results: list[dict[str, Any]], baseline: str = "baseline") -> str:
+    """Each variant against the baseline, as a Markdown table.
+
+    Columns: test R2 mean +/- standard deviation over seeds; the paired difference to the baseline
+    (same seed, hence the same split and initialisation) as mean +/- standard deviation; how many
+    seeds beat the baseline; whether the gain exceeds the seed-to-seed spread (the larger standard
+    deviation of the two, the goal of the reproduction); test MAE; validation R2; wall-clock and CPU
+    seconds of the variant (all seeds and folds).
+    """
+    reference = next((r for r in results if r["variant"] == baseline), None)
+    lines = [
+        "| variant | test R2 | paired gain over baseline | seeds better | gain > spread | test MAE | "
+        "validation R2 | wall s | CPU s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        gain, better, beyond = "", "", ""
+        if reference is not None and r is not reference:
+            base = {run["seed"]: run["test_R2"] for run in reference["runs"]}
+            paired = np.array([run["test_R2"] - base[run["seed"]] for run in r["runs"] if run["seed"] in base])
+            spread = max(r["test_R2"]["std"], reference["test_R2"]["std"])
+            delta = r["test_R2"]["mean"] - reference["test_R2"]["mean"]
+            std = paired.std(ddof=1) if paired.size > 1 else 0.0
+            gain = f"{paired.mean():+.3f} +/- {std:.3f}"
+            better = f"{int((paired > 0).sum())}/{paired.size}"
+            beyond = "yes" if delta > spread else "no"
+        lines.append(
+            f"| {r['variant']} | {r['test_R2']['mean']:.3f} +/- {r['test_R2']['std']:.3f} | {gain} | {better} | "
+            f"{beyond} | {r['test_MAE']['mean']:.4f} | {r['val_R2']['mean']:.3f} | "
+            f"{r.get('seconds', float('nan')):.0f} | {r.get('cpu_seconds', float('nan')):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def print_tables(paths: Sequence[Path]) -> None:
+    """Print the comparison table of the studies in JSON files (variants merged by name, first kept)."""
+    results: dict[str, dict[str, Any]] = {}
+    greedy: list[dict[str, Any]] = []
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        for result in record["results"]:
+            results.setdefault(result["variant"], result)
+        greedy += record.get("greedy", [])
+        print(
+            f"{path}: {record.get('status', 'done')}, seeds {record['seeds']}, {record['train']}, "
+            f"overrides {record.get('overrides', [])}, {record['seconds']:.0f} s wall, "
+            f"{record.get('cpu_seconds', float('nan')):.0f} s CPU"
+        )
+    print()
+    print(comparison_table(list(results.values())))
+    if greedy:
+        baseline = [results["baseline"]] if "baseline" in results else []
+        print("\nGreedy trials (chosen marks the path):\n")
+        for trial in greedy:
+            trial = trial | {"variant": trial["variant"] + (" (chosen)" if trial.get("chosen") else "")}
+            print(comparison_table([*baseline, trial]).splitlines()[-1])
+
+
+def set_value(config: dict[str, Any], assignment: str) -> None:
+    """Set ``config[a][b] = yaml(value)`` from ``"a.b=value"``; the path must exist."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set {assignment!r} is invalid: write KEY=VALUE, e.g. data.n_train=50")
+    *parents, leaf = key.split(".")
+    node = config
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            raise ValueError(f"--set {assignment!r}: {part!r} is not a section of the config")
+        node = node[part]
+    if leaf not in node:
+        raise ValueError(f"--set {assignment!r}: {key!r} is not in the config; use one of {sorted(node)}")
+    node[leaf] = yaml.safe_load(raw)
+
+
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True, help="YAML study config")
+    parser.add_argument("--config", type=Path, help="YAML study config")
+    parser.add_argument(
+        "--tables", type=Path, nargs="+", metavar="JSON", help="only print the comparison tables of finished studies"
+    )
     parser.add_argument("--quick", action="store_true", help="CI size: the config's `quick` epochs, seeds, variants")
     parser.add_argument("--variants", help="comma-separated variant names (default: all, or the quick ones)")
     parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the config's")
     parser.add_argument("--epochs", type=int, help="override train.max_epochs")
     parser.add_argument("--greedy", action="store_true", help="also run the greedy combination study")
+    parser.add_argument(
+        "--greedy-top", type=int, metavar="K", help="greedy search over the K best single augmentations only"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these tiny models)")
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here (rewritten after every variant)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value by its dotted path, e.g. data.n_train=50 (VALUE is read as YAML); repeatable",
+    )
+    parser.add_argument("--resume", action="store_true", help="reuse the finished variants found in --out")
     args = parser.parse_args(argv)
+    if args.tables:
+        print_tables(args.tables)
+        return 0
+    if args.config is None:
+        parser.error("--config is required (or --tables to print finished studies)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -266,6 +438,11 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
 
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(args.config.read_text())
+    for assignment in args.set:
+        try:
+            set_value(config, assignment)
+        except ValueError as error:
+            parser.error(str(error))
     train = dict(config["train"])
     seeds = list(config["seeds"])
     names = list(config["variants"])
@@ -286,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     if args.epochs:
         train["max_epochs"] = args.epochs
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if config["study"] == "synthetic":
         splits = list(synthetic_splits(config["data"], seeds))
     elif config["study"] == "soil":
@@ -303,27 +480,49 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         splits[0].train[0].shape[1],
         train["max_epochs"],
     )
-    results = [run_variant(name, config["variants"][name], splits, config, train) for name in names]
-    greedy = greedy_study({r["variant"]: r for r in results}, config, splits, train) if args.greedy else []
+    previous: list[dict[str, Any]] = []
+    if args.resume and args.out is not None and args.out.exists():
+        old = json.loads(args.out.read_text())
+        if old.get("data") == json.loads(json.dumps(config["data"])) and old.get("folds") == folds:
+            previous = list(old.get("results", [])) + list(old.get("greedy", []))
+        else:
+            log.info("%s holds another data set-up: nothing is reused", args.out)
+    header = {
+        "config": str(args.config),
+        "overrides": list(args.set),
+        "quick": args.quick,
+        "seeds": seeds,
+        "folds": folds,
+        "train": train,
+        "data": config["data"],
+        "torch_threads": args.threads,
+        "greedy_top": args.greedy_top,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "load_average_start": list(os.getloadavg()),
+        "_start": start,
+        "_cpu_start": cpu_start,
+    }
+    recorder = Recorder(args.out, header, previous)
+    for name in names:
+        recorder.results.append(run_variant(name, config["variants"][name], splits, config, train, recorder))
+        recorder.write("running")
+    greedy = []
+    if args.greedy:
+        greedy = greedy_study(
+            {r["variant"]: r for r in recorder.results}, config, splits, train, recorder, args.greedy_top
+        )
+        chosen = {step["variant"] for step in greedy}
+        recorder.header["greedy_path"] = [step["variant"] for step in greedy]
+        for record in recorder.greedy:
+            record["chosen"] = record["variant"] in chosen
     elapsed = time.perf_counter() - start
-    print(markdown_table(results))
+    print(markdown_table(recorder.results))
     if greedy:
         print("\nGreedy combination (chosen on validation R2):\n")
         print(markdown_table(greedy))
     print(f"\n{config['study']}: {len(seeds)} seeds, {train['max_epochs']} epochs, {elapsed:.0f} s in all")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        record = {
-            "config": str(args.config),
-            "quick": args.quick,
-            "seeds": seeds,
-            "train": train,
-            "results": results,
-            "greedy": greedy,
-            "seconds": elapsed,
-            "torch_threads": args.threads,
-        }
-        args.out.write_text(json.dumps(record, indent=2))
+    recorder.write("done")
     return 0
 
 

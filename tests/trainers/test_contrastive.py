@@ -218,6 +218,8 @@ def test_quick_synthetic_study_runs(shared_data, tmp_path, monkeypatch):
     import sys
     from pathlib import Path
 
+    import yaml
+
     monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
     recipes = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
     spec = importlib.util.spec_from_file_location("run_study", recipes / "run_study.py")
@@ -230,7 +232,9 @@ def test_quick_synthetic_study_runs(shared_data, tmp_path, monkeypatch):
     record = json.loads(out.read_text())
     assert [r["variant"] for r in record["results"]] == ["baseline", "spectral_shift"]
     baseline, shift = record["results"]
-    assert baseline["task"]["alpha"] == 0.0 and shift["task"]["augmentations"] == ["spectral_shift"]
+    config = yaml.safe_load((recipes / "synthetic.yaml").read_text())
+    assert baseline["task"]["alpha"] == 0.0
+    assert shift["task"]["augmentations"] == config["variants"]["spectral_shift"]["augmentations"]
     for result in record["results"]:
         assert [run["seed"] for run in result["runs"]] == [0, 1]
         assert all(np.isfinite(run["test_R2"]) and run["test_MAE"] > 0 for run in result["runs"])

@@ -1,0 +1,123 @@
+"""The contrastive study runner (recipes/contrastive/run_study.py): splits, greedy search, --set, --resume."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
+
+
+@pytest.fixture
+def run_study(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("run_study", RECIPES / "run_study.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "run_study", module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_summary(name: str, val_r2: float) -> dict[str, Any]:
+    return {"variant": name, "val_R2": {"mean": val_r2, "std": 0.0}, "test_R2": {"mean": 0.0, "std": 0.0}}
+
+
+def test_greedy_adds_the_best_augmentation_while_validation_improves(run_study, monkeypatch):
+    # Validation R2 of a combination: the sum of per-augmentation gains, with "c" hurting once combined.
+    gain = {"a": 0.30, "b": 0.20, "c": 0.25, "d": 0.10}
+    tried: list[list[str]] = []
+
+    def fake_run_variant(name, overrides, splits, config, train, recorder=None):  # noqa: ANN001, ANN202
+        names = list(overrides["augmentations"])
+        tried.append(names)
+        value = sum(gain[n] for n in names) - (0.5 if "c" in names and len(names) > 1 else 0.0)
+        return _fake_summary(name, value)
+
+    monkeypatch.setattr(run_study, "run_variant", fake_run_variant)
+    config = {"greedy": {"candidates": ["a", "b", "c", "d"]}, "variants": {n: {"augmentations": [n]} for n in gain}}
+    singles = {n: _fake_summary(n, v) for n, v in gain.items()}
+    steps = run_study.greedy_study(singles, config, [], {})
+    # best single a (0.30); round 1: a+b 0.50 > a+d 0.40 > a+c 0.05; round 2: a+b+d 0.60; round 3: only c left, worse
+    assert [step["variant"] for step in steps] == ["a", "a + b", "a + b + d"]
+    assert sorted(map(tuple, tried)) == sorted(
+        [("a", "b"), ("a", "c"), ("a", "d"), ("a", "b", "c"), ("a", "b", "d"), ("a", "b", "d", "c")]
+    )
+
+
+def test_set_overrides_a_config_value_and_rejects_unknown_keys(run_study):
+    config = {"data": {"n_train": 500, "endmembers": ["x"]}, "train": {"max_epochs": 100}}
+    run_study.set_value(config, "data.n_train=50")
+    run_study.set_value(config, "train.max_epochs=3")
+    assert config["data"]["n_train"] == 50 and config["train"]["max_epochs"] == 3
+    with pytest.raises(
+        ValueError, match=r"'data.n_trian' is not in the config; use one of \['endmembers', 'n_train'\]"
+    ):
+        run_study.set_value(config, "data.n_trian=5")
+    with pytest.raises(ValueError, match="write KEY=VALUE"):
+        run_study.set_value(config, "data.n_train")
+
+
+def test_synthetic_splits_are_disjoint_and_sized(run_study, monkeypatch):
+    from eospec import synthetic
+
+    wavelengths = np.linspace(400.0, 2500.0, 30)
+    endmembers = np.stack([0.2 + 0.1 * k + 0.05 * np.sin(wavelengths / (100.0 + 50 * k)) for k in range(4)])
+    monkeypatch.setattr(synthetic, "usgs_endmembers", lambda *args: (wavelengths, endmembers))
+    data = {"n_pixels": 300, "snr_db": 20.0, "n_train": 40, "n_val": 60, "endmembers": ["a"]}
+    splits = list(run_study.synthetic_splits(data, [0, 1]))
+    spectra, _ = synthetic.make_mixtures(endmembers, n_pixels=300, snr_db=20.0, seed=0)
+    rows = {row.tobytes(): i for i, row in enumerate(spectra)}
+    seen = []
+    for split in splits:
+        parts = [[rows[row.tobytes()] for row in part[0]] for part in (split.train, split.val, split.test)]
+        assert [len(p) for p in parts] == [40, 60, 200]
+        assert len(set().union(*map(set, parts))) == 300  # a partition of the image
+        seen.append(parts[0])
+    assert seen[0] != seen[1]  # each run seed draws its own split
+
+
+def test_soil_splits_follow_the_limesoda_folds(run_study):
+    pytest.importorskip("LimeSoDa")
+    from eospec.libraries import read_limesoda
+
+    library = read_limesoda("SSP.460")
+    folds = np.asarray(library.folds)
+    target = library.properties["SOC"].to_numpy()
+    data = {"limesoda": "SSP.460", "property": "SOC", "bands_nm": [400.0, 2450.0, 50.0]}
+    splits = list(run_study.soil_splits(data, [0], [1, 10]))
+    assert [s.name for s in splits] == ["fold1", "fold10"]
+    for split, (test_fold, val_fold) in zip(splits, [(1, 2), (10, 1)], strict=True):
+        # every SSP.460 soil has SOC and a complete spectrum: the parts are exactly the folds
+        assert len(split.test[0]) == (folds == test_fold).sum() and len(split.val[0]) == (folds == val_fold).sum()
+        assert len(split.train[0]) == ((folds != test_fold) & (folds != val_fold)).sum()
+        np.testing.assert_allclose(np.sort(split.test[1][:, 0]), np.sort(target[folds == test_fold]), rtol=1e-6)
+        np.testing.assert_allclose(np.sort(split.val[1][:, 0]), np.sort(target[folds == val_fold]), rtol=1e-6)
+        assert split.train[0].shape[1] == 42  # 400-2450 nm every 50 nm
+
+
+@pytest.mark.shared_data
+def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monkeypatch):
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    out = tmp_path / "study.json"
+    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
+    argv += ["--set", "data.n_train=32", "--set", "data.n_val=32", "--out", str(out)]
+    assert run_study.main([*argv, "--variants", "baseline"]) == 0
+    first = json.loads(out.read_text())
+    assert first["status"] == "done" and first["overrides"] == ["data.n_train=32", "data.n_val=32"]
+    assert first["results"][0]["seconds"] > 0 and first["results"][0]["trainings"] == 1
+
+    def no_training(*args: Any) -> None:
+        raise AssertionError("a finished variant was trained again")
+
+    monkeypatch.setattr(run_study, "train_one", no_training)
+    assert run_study.main([*argv, "--variants", "baseline", "--resume"]) == 0
+    assert json.loads(out.read_text())["results"][0]["runs"] == first["results"][0]["runs"]
+    with pytest.raises(AssertionError, match="trained again"):  # other settings are not reused
+        run_study.main([*argv, "--variants", "baseline", "--resume", "--set", "data.n_train=33"])
