@@ -1,10 +1,13 @@
-"""Helpers shared by the wavelength-aware transformers: axis checks and feature names."""
+"""Helpers shared by the preprocessing transformers: input validation, axis checks and feature names."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from eospec.units import check_axis
 
@@ -13,6 +16,45 @@ FloatArray = npt.NDArray[np.float64]
 #: Prefix of the feature names built from wavelengths (``"spectrum_450"``), the same as the spectrum
 #: columns of ``eospec.libraries.SpectralLibrary.to_pandas``.
 SPECTRUM_PREFIX = "spectrum_"
+
+
+def validate_fit_input(estimator: BaseEstimator, X: npt.ArrayLike, **check_params: Any) -> Any:
+    """Validate an estimator's parameters and the X given to ``fit`` (records ``n_features_in_``).
+
+    Args:
+        estimator: the scikit-learn estimator being fitted.
+        X: array of shape (n_samples, n_bands).
+        **check_params: passed to ``sklearn.utils.validation.validate_data`` (e.g. ``dtype``).
+
+    Returns:
+        the validated X, an array of shape (n_samples, n_bands).
+
+    Raises:
+        sklearn.utils._param_validation.InvalidParameterError: If a parameter is invalid.
+        ValueError: If X is not a valid 2-D numeric array (finite unless ``check_params`` says otherwise).
+    """
+    estimator._validate_params()
+    return validate_data(estimator, X, reset=True, **check_params)
+
+
+def validate_transform_input(estimator: BaseEstimator, X: npt.ArrayLike, fitted_attribute: str) -> FloatArray:
+    """Check that an estimator is fitted and validate X for ``transform`` as float64.
+
+    Args:
+        estimator: the fitted scikit-learn estimator.
+        X: array of shape (n_samples, n_features_in_).
+        fitted_attribute: an attribute that exists only after ``fit`` (e.g. ``"n_features_in_"``).
+
+    Returns:
+        float64 array of shape (n_samples, n_features_in_).
+
+    Raises:
+        sklearn.exceptions.NotFittedError: If ``estimator`` is not fitted.
+        ValueError: If X is not a finite 2-D numeric array with ``n_features_in_`` columns.
+    """
+    check_is_fitted(estimator, fitted_attribute)
+    data: FloatArray = validate_data(estimator, X, reset=False, dtype=np.float64)
+    return data
 
 
 def check_wavelengths(wavelengths: npt.ArrayLike | None, n_features: int, unit: str, owner: str) -> FloatArray | None:

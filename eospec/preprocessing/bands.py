@@ -16,13 +16,15 @@ import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_selection import SelectorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from eospec.preprocessing._base import (
     FloatArray,
     WavelengthFeatureNamesMixin,
     check_wavelengths,
     positions,
+    validate_fit_input,
+    validate_transform_input,
     wavelength_names,
 )
 from eospec.sensors import gaussian_srf_matrix, resample
@@ -119,8 +121,7 @@ class BandSelector(WavelengthFeatureNamesMixin, SelectorMixin, BaseEstimator):
         Raises:
             ValueError, WavelengthOrderError: See the class docstring.
         """
-        self._validate_params()
-        data = validate_data(self, X, reset=True, dtype="numeric", ensure_all_finite=False)
+        data = validate_fit_input(self, X, dtype="numeric", ensure_all_finite=False)
         n_bands = data.shape[1]
         name = type(self).__name__
         self.wavelengths_ = check_wavelengths(self.wavelengths, n_bands, self.unit, name)
@@ -274,8 +275,7 @@ class SpectralResampler(TransformerMixin, BaseEstimator):
         Raises:
             ValueError, WavelengthOrderError, UnknownSensorError: See the class docstring.
         """
-        self._validate_params()
-        data = validate_data(self, X, reset=True, dtype=np.float64)
+        data = validate_fit_input(self, X, dtype=np.float64)
         name = type(self).__name__
         n_bands = data.shape[1]
         if n_bands < 2:
@@ -330,8 +330,7 @@ class SpectralResampler(TransformerMixin, BaseEstimator):
             ValueError: If X does not have ``n_features_in_`` columns.
             sklearn.exceptions.NotFittedError: If called before ``fit``.
         """
-        check_is_fitted(self, "matrix_")
-        data = validate_data(self, X, reset=False, dtype=np.float64)
+        data = validate_transform_input(self, X, "matrix_")
         return resample(data, self.matrix_)
 
     def get_feature_names_out(self, input_features: npt.ArrayLike | None = None) -> npt.NDArray[np.object_]:

@@ -29,9 +29,15 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from eospec.preprocessing._base import FloatArray, WavelengthFeatureNamesMixin, check_wavelengths, positions
+from eospec.preprocessing._base import (
+    FloatArray,
+    WavelengthFeatureNamesMixin,
+    check_wavelengths,
+    positions,
+    validate_fit_input,
+    validate_transform_input,
+)
 from eospec.units import UNITS
 
 __all__ = ["convex_hull_continuum", "ContinuumRemoval"]
@@ -237,6 +243,12 @@ class ContinuumRemoval(WavelengthFeatureNamesMixin, TransformerMixin, BaseEstima
                 "removal takes reflectance >= 0; clip or offset the spectra first (e.g. np.clip(X, 0, None))"
             )
 
+    def _spectra_and_continuum(self, X: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """The validated X and its continuum, both float64 arrays of shape (n_samples, n_features_in_)."""
+        data = validate_transform_input(self, X, "wavelengths_")
+        self._check_non_negative(data)
+        return data, convex_hull_continuum(data, positions(self.wavelengths_, data.shape[1]))
+
     def fit(self, X: npt.ArrayLike, y: object = None) -> ContinuumRemoval:
         """Check X and the wavelengths.
 
@@ -250,8 +262,7 @@ class ContinuumRemoval(WavelengthFeatureNamesMixin, TransformerMixin, BaseEstima
         Raises:
             ValueError, WavelengthOrderError: See the class docstring.
         """
-        self._validate_params()
-        data = validate_data(self, X, reset=True, dtype=np.float64)
+        data = validate_fit_input(self, X, dtype=np.float64)
         self._check_non_negative(data)
         self.wavelengths_ = check_wavelengths(self.wavelengths, data.shape[1], self.unit, type(self).__name__)
         return self
@@ -268,10 +279,7 @@ class ContinuumRemoval(WavelengthFeatureNamesMixin, TransformerMixin, BaseEstima
         Raises:
             ValueError: As :meth:`transform`.
         """
-        check_is_fitted(self, "wavelengths_")
-        data = validate_data(self, X, reset=False, dtype=np.float64)
-        self._check_non_negative(data)
-        return convex_hull_continuum(data, positions(self.wavelengths_, data.shape[1]))
+        return self._spectra_and_continuum(X)[1]
 
     def transform(self, X: npt.ArrayLike) -> FloatArray:
         """Continuum-removed spectra (or band depths).
@@ -287,10 +295,7 @@ class ContinuumRemoval(WavelengthFeatureNamesMixin, TransformerMixin, BaseEstima
             ValueError: If X has negative values, NaN or inf, or not ``n_features_in_`` columns.
             sklearn.exceptions.NotFittedError: If called before ``fit``.
         """
-        check_is_fitted(self, "wavelengths_")
-        data = validate_data(self, X, reset=False, dtype=np.float64)
-        self._check_non_negative(data)
-        hull = convex_hull_continuum(data, positions(self.wavelengths_, data.shape[1]))
+        data, hull = self._spectra_and_continuum(X)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.minimum(data / hull, 1.0)
         if self.output == "depth":

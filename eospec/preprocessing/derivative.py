@@ -18,9 +18,13 @@ import numpy.typing as npt
 from scipy.signal import savgol_filter
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from eospec.preprocessing._base import WavelengthFeatureNamesMixin, check_wavelengths
+from eospec.preprocessing._base import (
+    WavelengthFeatureNamesMixin,
+    check_wavelengths,
+    validate_fit_input,
+    validate_transform_input,
+)
 from eospec.units import UNITS
 
 __all__ = ["SavitzkyGolay"]
@@ -101,8 +105,7 @@ class SavitzkyGolay(WavelengthFeatureNamesMixin, TransformerMixin, BaseEstimator
         Raises:
             ValueError, WavelengthOrderError: See the class docstring.
         """
-        self._validate_params()
-        data = validate_data(self, X, reset=True, dtype=np.float64)
+        data = validate_fit_input(self, X, dtype=np.float64)
         name = type(self).__name__
         if self.window_length % 2 == 0:
             raise ValueError(
@@ -151,8 +154,7 @@ class SavitzkyGolay(WavelengthFeatureNamesMixin, TransformerMixin, BaseEstimator
             ValueError: If X does not have ``n_features_in_`` columns.
             sklearn.exceptions.NotFittedError: If called before ``fit``.
         """
-        check_is_fitted(self, "delta_")
-        data = validate_data(self, X, reset=False, dtype=np.float64)
+        data = validate_transform_input(self, X, "delta_")
         result: npt.NDArray[np.float64] = savgol_filter(
             data, self.window_length, self.polyorder, deriv=self.deriv, delta=self.delta_, axis=1, mode=self.mode
         )

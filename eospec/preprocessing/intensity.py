@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
 
+from eospec.preprocessing._base import validate_fit_input, validate_transform_input
 from eospec.units import ABSORBANCE_FLOOR, absorbance_to_reflectance, reflectance_to_absorbance
 
 __all__ = ["ReflectanceToAbsorbance", "AbsorbanceToReflectance"]
@@ -44,14 +44,30 @@ class _Intensity(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Raises:
             ValueError: If X is not a finite 2-D numeric array.
         """
-        self._validate_params()
-        validate_data(self, X, reset=True, dtype=np.float64)
+        validate_fit_input(self, X, dtype=np.float64)
         return self
 
-    def _check(self, X: npt.ArrayLike) -> FloatArray:
-        check_is_fitted(self, "n_features_in_")
-        data: FloatArray = validate_data(self, X, reset=False, dtype=np.float64)
-        return data
+    def _to_absorbance(self, X: npt.ArrayLike) -> FloatArray:
+        """Absorbance of reflectance.
+
+        Args:
+            X: reflectance, array of shape (n_samples, n_features_in_).
+
+        Returns:
+            float64 absorbance of the same shape.
+        """
+        return reflectance_to_absorbance(validate_transform_input(self, X, "n_features_in_"), floor=self.floor)
+
+    def _to_reflectance(self, X: npt.ArrayLike) -> FloatArray:
+        """Reflectance of absorbance.
+
+        Args:
+            X: absorbance, array of shape (n_samples, n_features_in_).
+
+        Returns:
+            float64 reflectance of the same shape.
+        """
+        return absorbance_to_reflectance(validate_transform_input(self, X, "n_features_in_"))
 
 
 class ReflectanceToAbsorbance(_Intensity):
@@ -72,27 +88,8 @@ class ReflectanceToAbsorbance(_Intensity):
         ValueError: If X does not have ``n_features_in_`` columns, or is not finite.
     """
 
-    def transform(self, X: npt.ArrayLike) -> FloatArray:
-        """Absorbance of reflectance.
-
-        Args:
-            X: reflectance, array of shape (n_samples, n_features_in_).
-
-        Returns:
-            float64 absorbance of the same shape.
-        """
-        return reflectance_to_absorbance(self._check(X), floor=self.floor)
-
-    def inverse_transform(self, X: npt.ArrayLike) -> FloatArray:
-        """Reflectance of absorbance.
-
-        Args:
-            X: absorbance, array of shape (n_samples, n_features_in_).
-
-        Returns:
-            float64 reflectance of the same shape.
-        """
-        return absorbance_to_reflectance(self._check(X))
+    transform = _Intensity._to_absorbance
+    inverse_transform = _Intensity._to_reflectance
 
 
 class AbsorbanceToReflectance(_Intensity):
@@ -109,24 +106,5 @@ class AbsorbanceToReflectance(_Intensity):
         ValueError: If X does not have ``n_features_in_`` columns, or is not finite.
     """
 
-    def transform(self, X: npt.ArrayLike) -> FloatArray:
-        """Reflectance of absorbance.
-
-        Args:
-            X: absorbance, array of shape (n_samples, n_features_in_).
-
-        Returns:
-            float64 reflectance of the same shape.
-        """
-        return absorbance_to_reflectance(self._check(X))
-
-    def inverse_transform(self, X: npt.ArrayLike) -> FloatArray:
-        """Absorbance of reflectance.
-
-        Args:
-            X: reflectance, array of shape (n_samples, n_features_in_).
-
-        Returns:
-            float64 absorbance of the same shape.
-        """
-        return reflectance_to_absorbance(self._check(X), floor=self.floor)
+    transform = _Intensity._to_reflectance
+    inverse_transform = _Intensity._to_absorbance
