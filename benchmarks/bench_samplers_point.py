@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import best_of
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -160,16 +161,6 @@ def child_eospec(scene: str, points: str, patch: int, batch: int, workers: int) 
     return {"setup_s": setup, "seconds": seconds, "samples": delivered}
 
 
-def run_child(*args: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", *args], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"child {args[0]} failed:\n{done.stderr}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=1024, help="scene side in pixels")
@@ -202,12 +193,7 @@ def main() -> None:
         if count > 0:
             methods[f"floor, {count} workers"] = ["floor", *common, str(count)]
         methods[f"eospec, {count} workers"] = ["eospec", *common, str(count)]
-    results: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):
-        for name, command in methods.items():
-            result = run_child(*command)
-            if name not in results or result["seconds"] < results[name]["seconds"]:
-                results[name] = result
+    results = best_of(__file__, methods, args.repeat)  # interleaved rounds, best of each
     for name, best in results.items():
         best["rate"] = best["samples"] / best["seconds"]
         print(

@@ -32,11 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import best_of
 
 HERE = Path(__file__).resolve().parent
 DATES = ("2022-07-24T10:45:26", "2022-08-17T10:30:12", "2023-05-02T10:12:40")
@@ -153,16 +154,6 @@ def child_eospec(folder: str, plan_path: str, patch: int, batch: int, workers: i
     return {"setup_s": setup, "seconds": seconds, "cpu_s": time.process_time() - cpu, "samples": delivered}
 
 
-def run_child(*args: str) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", *args], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"child {args[0]} failed:\n{done.stderr}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=1024, help="scene side in pixels")
@@ -198,13 +189,7 @@ def main() -> None:
     methods = {"floor (rasterio)": ["floor", *common]}
     for workers in args.workers or [0, 2]:
         methods[f"eospec, {workers} workers"] = ["eospec", *common, str(workers), str(args.seed)]
-    results: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):  # interleaved, so that slow periods of a shared machine hit every method
-        for name, command in methods.items():
-            result = run_child(*command)
-            best = results.get(name)
-            if best is None or result["seconds"] < best["seconds"]:
-                results[name] = result
+    results = best_of(__file__, methods, args.repeat)  # interleaved rounds, best of each
     floor = results["floor (rasterio)"]["samples"] / results["floor (rasterio)"]["seconds"]
     floor_cpu = results["floor (rasterio)"]["samples"] / results["floor (rasterio)"]["cpu_s"]
     summary: dict[str, object] = {

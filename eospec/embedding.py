@@ -47,7 +47,7 @@ from rasterio.windows import Window
 from .cog import atomic_output, check_output, translate_to_cog
 from .errors import AllNodataWarning, SpectralLibraryError, UnknownModelError
 from .io.scene import Scene, SceneInfo, invalid_pixel_mask, open_scene
-from .mapping import BandPlan, _Prefetcher, _progress, _Reader, _windows, plan_bands, stream_windows
+from .mapping import BandPlan, _progress, plan_bands, stream_windows, stream_windows_with_halo
 from .models.registry import list_models, model_task, resolve_model
 from .models.vae import latent_columns
 from .sensors import gaussian_srf_matrix
@@ -682,47 +682,6 @@ SCENE_EMBEDDERS: dict[str, SceneEmbedder | PatchEmbedder] = {"spectral": _embed_
 _SPATIAL_KINDS = frozenset({"patch"})
 
 
-def _halo_window(window: Window, halo: int, stride: int, width: int, height: int) -> Window:
-    """``window`` grown by ``halo`` pixels on every side, its edges on multiples of ``stride``, inside the scene."""
-    col0 = max(0, ((int(window.col_off) - halo) // stride) * stride)
-    row0 = max(0, ((int(window.row_off) - halo) // stride) * stride)
-    col1 = min(width, -(-(int(window.col_off + window.width) + halo) // stride) * stride)
-    row1 = min(height, -(-(int(window.row_off + window.height) + halo) // stride) * stride)
-    return Window(col0, row0, col1 - col0, row1 - row0)
-
-
-@contextlib.contextmanager
-def _stream_with_halo(
-    scene: Scene, bands: npt.ArrayLike, tile_size: int, workers: int, halo: int, stride: int
-) -> Iterator[Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray], tuple[slice, slice]]]]:
-    """Like :func:`eospec.mapping.stream_windows`, but each window is read with a halo.
-
-    Windows are ``tile_size`` (rounded down to a multiple of ``stride``) squares; each is read
-    grown by ``halo`` pixels (:func:`_halo_window`, so that the feature-map grid of every read
-    lines up with the scene's). Yields ``(window, raw (R, h', w'), quality (h', w') each, core)``
-    where ``raw[:, core[0], core[1]]`` is the window itself.
-    """
-    read_bands = np.asarray(bands, dtype=np.int64)
-    info = scene.info
-    step = max(stride, (tile_size // stride) * stride)
-    cores = _windows(info, (step, step), step)
-    grown = [_halo_window(window, halo, stride, info.width, info.height) for window in cores]
-    side = max(int(max(w.width, w.height)) for w in grown)
-    window_bytes = read_bands.size * side * side * np.dtype(info.dtype).itemsize
-    depth = max(workers, min(len(grown), (160 * 2**20) // max(1, window_bytes)))
-    prefetcher = _Prefetcher(_Reader(scene, read_bands), grown, workers, depth)
-
-    def items() -> Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray], tuple[slice, slice]]]:
-        for core, (outer, (raw, quality)) in zip(cores, prefetcher, strict=True):
-            row, col = int(core.row_off - outer.row_off), int(core.col_off - outer.col_off)
-            yield core, raw, quality, (slice(row, row + int(core.height)), slice(col, col + int(core.width)))
-
-    try:
-        yield items()
-    finally:
-        prefetcher.close()
-
-
 def _check_kind(metadata: dict[str, Any], encoder: str, supported: tuple[str, ...] | list[str]) -> str:
     kind = str(metadata.get("kind", "spectral"))
     if kind not in supported:
@@ -900,7 +859,7 @@ def _scene_stream(
 
         with torch.device("meta"):
             stride = int(MODELS[str(metadata["arch"])](**dict(metadata.get("model_kwargs") or {})).output_stride)
-        with _stream_with_halo(scene, bands, tile_size, workers, halo, stride) as stream:
+        with stream_windows_with_halo(scene, bands, tile_size, workers, halo=halo, stride=stride) as stream:
             yield stream
         return
     whole = (slice(None), slice(None))

@@ -48,7 +48,16 @@ from .sensors import enmap, gaussian_srf_matrix
 if TYPE_CHECKING:
     from .models.runtime import NumpySpectralRegressor
 
-__all__ = ["BandPlan", "MapResult", "plan_bands", "fold_first_layer", "map_scene", "stream_windows", "MAP_NODATA"]
+__all__ = [
+    "BandPlan",
+    "MapResult",
+    "plan_bands",
+    "fold_first_layer",
+    "map_scene",
+    "stream_windows",
+    "stream_windows_with_halo",
+    "MAP_NODATA",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -322,13 +331,74 @@ def stream_windows(
     """
     read_bands = np.asarray(bands, dtype=np.int64)
     windows = _windows(scene.info, scene.dataset.block_shapes[0], tile_size)
-    window_bytes = read_bands.size * tile_size * tile_size * np.dtype(scene.info.dtype).itemsize
+    with _prefetched(scene, read_bands, windows, workers, tile_size) as stream:
+        yield ((window, raw, quality) for window, (raw, quality) in stream)
+
+
+@contextlib.contextmanager
+def _prefetched(
+    scene: Scene, read_bands: np.ndarray, windows: list[Window], workers: int, side: int
+) -> Iterator[Iterator[tuple[Window, tuple[np.ndarray, dict[str, np.ndarray]]]]]:
+    """Prefetch ``windows`` (at most ``side`` pixels square) on ``workers`` threads, about 160 MB ahead."""
+    window_bytes = read_bands.size * side * side * np.dtype(scene.info.dtype).itemsize
     depth = max(workers, min(len(windows), _PREFETCH_BYTES // max(1, window_bytes)))
     prefetcher = _Prefetcher(_Reader(scene, read_bands), windows, workers, depth)
     try:
-        yield ((window, raw, quality) for window, (raw, quality) in prefetcher)
+        yield iter(prefetcher)
     finally:
         prefetcher.close()
+
+
+def _halo_window(window: Window, halo: int, stride: int, width: int, height: int) -> Window:
+    """``window`` grown by ``halo`` pixels on every side, its edges on multiples of ``stride``, inside the scene."""
+    col0 = max(0, ((int(window.col_off) - halo) // stride) * stride)
+    row0 = max(0, ((int(window.row_off) - halo) // stride) * stride)
+    col1 = min(width, -(-(int(window.col_off + window.width) + halo) // stride) * stride)
+    row1 = min(height, -(-(int(window.row_off + window.height) + halo) // stride) * stride)
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+@contextlib.contextmanager
+def stream_windows_with_halo(
+    scene: Scene, bands: npt.ArrayLike, tile_size: int, workers: int, *, halo: int, stride: int = 1
+) -> Iterator[Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray], tuple[slice, slice]]]]:
+    """Like :func:`stream_windows`, but each window is read with a halo (for patch encoders).
+
+    Windows are ``tile_size`` (rounded down to a multiple of ``stride``) squares; each is read
+    grown by ``halo`` pixels on every side, its edges moved out to multiples of ``stride`` and
+    clipped to the scene (so that the feature-map grid of every read lines up with the scene's).
+    Used by :func:`eospec.embedding.embed_scene`.
+
+    Args:
+        scene: an open scene (:func:`eospec.io.open_scene`).
+        bands: 0-based band indices to read, shape (R,).
+        tile_size: window side in pixels (rounded down to a multiple of ``stride``, at least ``stride``).
+        workers: reader threads (at least 1).
+        halo: pixels read around each window (0 or more).
+        stride: output stride of the encoder in pixels; edges of every read lie on its multiples.
+
+    Yields:
+        An iterator of ``(window, raw, quality, core)``: the rasterio ``Window`` (without halo); the
+        digital numbers of the R bands of the grown window, shape (R, h', w'), in the raster's
+        dtype; each quality mask of the product over the grown window as a bool array (h', w'),
+        True where flagged; and ``core``, the (row, column) slices such that
+        ``raw[:, core[0], core[1]]`` is the window itself.
+    """
+    read_bands = np.asarray(bands, dtype=np.int64)
+    info = scene.info
+    step = max(stride, (tile_size // stride) * stride)
+    cores = _windows(info, (step, step), step)
+    grown = [_halo_window(window, halo, stride, info.width, info.height) for window in cores]
+    side = max(int(max(w.width, w.height)) for w in grown)
+
+    with _prefetched(scene, read_bands, grown, workers, side) as stream:
+
+        def items() -> Iterator[tuple[Window, np.ndarray, dict[str, np.ndarray], tuple[slice, slice]]]:
+            for core, (outer, (raw, quality)) in zip(cores, stream, strict=True):
+                row, col = int(core.row_off - outer.row_off), int(core.col_off - outer.col_off)
+                yield core, raw, quality, (slice(row, row + int(core.height)), slice(col, col + int(core.width)))
+
+        yield items()
 
 
 def _predict(

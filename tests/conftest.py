@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +25,17 @@ def shared_data() -> Path:
 
 
 ENMAP_FIXTURES = Path(__file__).parent / "data" / "enmap"
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    """Invoke ``eospec ARGS...`` through click; return (exit code, output), asserting no traceback was printed."""
+    from click.testing import CliRunner
+
+    from eospec.cli.main import cli
+
+    result = CliRunner().invoke(cli, list(args))
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
 
 
 def write_linear_model(
@@ -104,3 +120,43 @@ def enmap_cloud_block() -> np.ndarray:
     (r0, r1), (c0, c1) = ENMAP_EXPECTED["cloud_rows"], ENMAP_EXPECTED["cloud_cols"]
     block[r0:r1, c0:c1] = True
     return block
+
+
+@contextlib.contextmanager
+def one_thread(seed: int | None = None, quiet_lightning: bool = True, ignore: tuple[str, ...] = ()) -> Iterator[None]:
+    """Run tiny torch models on one thread (the machine's cores are shared), restoring the count afterwards.
+
+    Args:
+        seed: ``torch.manual_seed`` to set first, or None.
+        quiet_lightning: lower the ``lightning.pytorch`` logger to ERROR.
+        ignore: warning message regexes ignored inside the block.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    if seed is not None:
+        torch.manual_seed(seed)
+    if quiet_lightning:
+        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            for message in ignore:
+                warnings.filterwarnings("ignore", message=message)
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def quiet_trainer(**kwargs: Any) -> Any:
+    """A CPU ``lightning.pytorch.Trainer`` without logger, checkpoints, progress bar or summary; ``kwargs`` override."""
+    import lightning.pytorch as pl
+
+    settings = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    } | kwargs
+    return pl.Trainer(**settings)

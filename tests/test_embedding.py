@@ -122,8 +122,8 @@ def test_scene_errors(tmp_path: Path, encoder: Path) -> None:
         embed_scene(PRODUCT, out, str(encoder), progress=False)
     with pytest.raises(UnknownModelError, match="'soc' is not an embedding encoder"):
         embed_scene(PRODUCT, tmp_path / "b.tif", "soc", progress=False)
-    patch = write_test_encoder(tmp_path / "patch", kind="patch")
-    with pytest.raises(UnknownModelError, match="kind 'patch'"):
+    patch = write_test_encoder(tmp_path / "patch", kind="patch")  # a patch encoder without an 'arch'
+    with pytest.raises(UnknownModelError, match="kind 'patch' but its 'arch' None is not"):
         embed_scene(PRODUCT, tmp_path / "c.tif", str(patch), progress=False)
     assert not (tmp_path / "b.tif").exists() and not (tmp_path / "c.tif").exists()
 

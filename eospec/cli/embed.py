@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from .options import handle_errors, overwrite_option
+from .options import (
+    handle_errors,
+    overwrite_option,
+    progress_option,
+    scene_option,
+    tile_size_option,
+    wavelengths_option,
+    workers_option,
+)
 
 
 @click.command("embed")
@@ -16,11 +24,7 @@ from .options import handle_errors, overwrite_option
     help="Spectral library: a file (.parquet, .csv, .sli/.hdr, .gpkg), an OSSL folder, or "
     "limesoda:NAME, earthlib:soil, nirsoil:PATH, datsoilspc:PATH, kssl-mir:PATH, ossl:FOLDER.",
 )
-@click.option(
-    "--scene",
-    type=click.Path(path_type=Path),
-    help="EnMAP L2A product (folder or zip), GeoTIFF with wavelength tags, or ENVI cube.",
-)
+@scene_option()
 @click.option(
     "--out",
     required=True,
@@ -38,13 +42,9 @@ from .options import handle_errors, overwrite_option
     ),
 )
 @overwrite_option
-@click.option("--tile-size", default=256, show_default=True, type=click.IntRange(min=16), help="Window side in pixels.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Reader threads.")
-@click.option(
-    "--wavelengths",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="CSV with 'wavelength,fwhm' (nm), one row per band, for scenes without wavelength tags.",
-)
+@tile_size_option
+@workers_option
+@wavelengths_option
 @click.option(
     "--keep-flagged/--mask-flagged",
     default=False,
@@ -71,7 +71,7 @@ from .options import handle_errors, overwrite_option
     default=None,
     help="Band-column prefix of a CSV library, e.g. 'wl_' (default: numeric column names).",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@progress_option
 @click.pass_context
 @handle_errors
 def embed_command(

@@ -7,26 +7,25 @@ from pathlib import Path
 
 import click
 
-from .options import handle_errors, overwrite_option
+from .options import (
+    handle_errors,
+    overwrite_option,
+    progress_option,
+    scene_option,
+    tile_size_option,
+    wavelengths_option,
+    workers_option,
+)
 
 
 @click.command("map")
-@click.option(
-    "--scene",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="EnMAP L2A product (folder or zip), GeoTIFF with wavelength tags, or ENVI cube.",
-)
+@scene_option(required=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Output COG (.tif).")
 @click.option("--model", default="soc", show_default=True, help="Bundled model (see 'eospec models').")
 @overwrite_option
-@click.option("--tile-size", default=256, show_default=True, type=click.IntRange(min=16), help="Window side in pixels.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Reader threads.")
-@click.option(
-    "--wavelengths",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="CSV with 'wavelength,fwhm' (nm), one row per band, for scenes without wavelength tags.",
-)
+@tile_size_option
+@workers_option
+@wavelengths_option
 @click.option(
     "--ndvi-max",
     default=0.3,
@@ -34,7 +33,7 @@ from .options import handle_errors, overwrite_option
     type=float,
     help="Pixels with NDVI above this are masked as vegetation.",
 )
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@progress_option
 @click.pass_context
 @handle_errors
 def map_command(

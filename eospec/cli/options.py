@@ -14,6 +14,35 @@ from ..errors import EospecError
 F = TypeVar("F", bound=Callable[..., Any])
 
 overwrite_option = click.option("--overwrite", is_flag=True, default=False, help="Replace the output if it exists.")
+tile_size_option = click.option(
+    "--tile-size", default=256, show_default=True, type=click.IntRange(min=16), help="Window side in pixels."
+)
+workers_option = click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Reader threads."
+)
+wavelengths_option = click.option(
+    "--wavelengths",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="CSV with 'wavelength,fwhm' (nm), one row per band, for scenes without wavelength tags.",
+)
+progress_option = click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+
+
+def scene_option(required: bool = False) -> Callable[[F], F]:
+    """``--scene``: one hyperspectral scene, as a :class:`~pathlib.Path`.
+
+    Args:
+        required: Whether the command needs the option.
+
+    Returns:
+        The click option decorator.
+    """
+    return click.option(
+        "--scene",
+        required=required,
+        type=click.Path(path_type=Path),
+        help="EnMAP L2A product (folder or zip), GeoTIFF with wavelength tags, or ENVI cube.",
+    )
 
 
 def _check_output(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:

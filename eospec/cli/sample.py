@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import handle_errors, overwrite_option
+from .options import handle_errors, overwrite_option, progress_option
 
 
 def _days(value: float | None) -> str | None:
@@ -57,7 +57,7 @@ def _days(value: float | None) -> str | None:
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of random windows and date draws.")
 @click.option("--glob", "filename_glob", help="Only files matching this glob in scene folders.")
 @overwrite_option
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@progress_option
 @click.pass_context
 @handle_errors
 def sample_command(

@@ -7,19 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import rasterio
-from click.testing import CliRunner
 from conftest import ENMAP_FIXTURES
-
-from eospec.cli.main import cli
+from conftest import run_cli as run
 
 SCENE = ENMAP_FIXTURES / "enmapbox_style.tif"
 LIBRARIES = Path(__file__).parents[1] / "data" / "libraries"
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
 
 
 def test_embed_scene_writes_a_32_band_cog(tmp_path: Path) -> None:

@@ -9,21 +9,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from conftest import ENMAP_FIXTURES
+from conftest import run_cli as run
 
-from eospec.cli.main import cli
 from eospec.datasets import EnMAPL2A, SoilSamples
 from eospec.extract import extract_spectra
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "soil_samples"
 SCENE = ENMAP_FIXTURES / "enmapbox_style.tif"
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
 
 
 def listing(folder: Path) -> list[str]:

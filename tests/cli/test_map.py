@@ -7,18 +7,10 @@ from pathlib import Path
 
 import pytest
 import rasterio
-from click.testing import CliRunner
 from conftest import ENMAP_FIXTURES
-
-from eospec.cli.main import cli
+from conftest import run_cli as run
 
 SCENE = ENMAP_FIXTURES / "enmapbox_style.tif"
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
 
 
 def listing(folder: Path) -> list[str]:

@@ -9,18 +9,11 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import rasterio
-from click.testing import CliRunner
+from conftest import run_cli as run
 
-from eospec.cli.main import cli
 from eospec.sensors import ENMAP_DEFAULT_BANDS
 
 STACK = Path(__file__).resolve().parents[1] / "data" / "enmap_stack"
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert "Traceback" not in result.output
-    return result.exit_code, result.output
 
 
 def test_sample_writes_the_spectralearth_layout(tmp_path: Path) -> None:
