@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from conftest import one_thread
 
 import eospec  # noqa: F401
 from eospec.errors import SpectralLibraryError, UnknownModelError, UnknownSensorError
@@ -34,13 +32,8 @@ from eospec.multifidelity import (
 
 @pytest.fixture(autouse=True)
 def _quiet():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(treespec|eval mode|num_workers|does not have many workers).*")
+    with one_thread(ignore=(".*(treespec|eval mode|num_workers|does not have many workers).*",)):
         yield
-    torch.set_num_threads(threads)
 
 
 def _lab_library(n: int = 6, seed: int = 0) -> SpectralLibrary:

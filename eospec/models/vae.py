@@ -172,7 +172,43 @@ def _check_spectra(x: Tensor, n_bands: int) -> None:
         )
 
 
-class SpectralEncoder(nn.Module):
+class _SpectralCoder(nn.Module):
+    """Constructor checks, ``options`` and normalisation shared by the VAE encoder and decoder."""
+
+    def _setup(
+        self,
+        n_bands: int,
+        latent_dim: int,
+        kind: Kind,
+        hidden: Sequence[int],
+        channels: Sequence[int],
+        kernel_size: int,
+        activation: str,
+        quantity: Quantity,
+        transform: TransformName,
+        linear_skip: bool,
+    ) -> None:
+        _check_choice("kind", kind, KINDS)
+        _check_sizes("n_bands and latent_dim", (n_bands, latent_dim))
+        #: Constructor arguments other than ``n_bands`` (JSON-ready), for the model's metadata.
+        self.options: dict[str, Any] = {
+            "latent_dim": int(latent_dim),
+            "kind": kind,
+            "hidden": [int(h) for h in hidden],
+            "channels": [int(c) for c in channels],
+            "kernel_size": int(kernel_size),
+            "activation": activation,
+            "quantity": quantity,
+            "transform": transform,
+            "linear_skip": bool(linear_skip),
+        }
+        self.n_bands = int(n_bands)
+        self.latent_dim = int(latent_dim)
+        self.kind: Kind = kind
+        self.normalisation = _Normalisation(self.n_bands, quantity, transform)
+
+
+class SpectralEncoder(_SpectralCoder):
     """Encoder of a :class:`SpectralVAE`: raw spectra (N, B) to the posterior parameters (mu, logvar).
 
     Args:
@@ -205,24 +241,9 @@ class SpectralEncoder(nn.Module):
         linear_skip: bool = False,
     ) -> None:
         super().__init__()
-        _check_choice("kind", kind, KINDS)
-        _check_sizes("n_bands and latent_dim", (n_bands, latent_dim))
-        #: Constructor arguments other than ``n_bands`` (JSON-ready), for the model's metadata.
-        self.options: dict[str, Any] = {
-            "latent_dim": int(latent_dim),
-            "kind": kind,
-            "hidden": [int(h) for h in hidden],
-            "channels": [int(c) for c in channels],
-            "kernel_size": int(kernel_size),
-            "activation": activation,
-            "quantity": quantity,
-            "transform": transform,
-            "linear_skip": bool(linear_skip),
-        }
-        self.n_bands = int(n_bands)
-        self.latent_dim = int(latent_dim)
-        self.kind: Kind = kind
-        self.normalisation = _Normalisation(self.n_bands, quantity, transform)
+        self._setup(
+            n_bands, latent_dim, kind, hidden, channels, kernel_size, activation, quantity, transform, linear_skip
+        )
         hidden = _check_sizes("hidden", hidden, allow_empty=kind == "conv")
         layers: list[nn.Module] = []
         if kind == "conv":
@@ -279,7 +300,7 @@ class SpectralEncoder(nn.Module):
         return self.encode_features(self.features(x))
 
 
-class SpectralDecoder(nn.Module):
+class SpectralDecoder(_SpectralCoder):
     """Decoder of a :class:`SpectralVAE`: latent codes (N, K) to spectra (N, B) in the input quantity.
 
     Args:
@@ -312,24 +333,9 @@ class SpectralDecoder(nn.Module):
         linear_skip: bool = False,
     ) -> None:
         super().__init__()
-        _check_choice("kind", kind, KINDS)
-        _check_sizes("n_bands and latent_dim", (n_bands, latent_dim))
-        #: Constructor arguments other than ``n_bands`` (JSON-ready), for the model's metadata.
-        self.options: dict[str, Any] = {
-            "latent_dim": int(latent_dim),
-            "kind": kind,
-            "hidden": [int(h) for h in hidden],
-            "channels": [int(c) for c in channels],
-            "kernel_size": int(kernel_size),
-            "activation": activation,
-            "quantity": quantity,
-            "transform": transform,
-            "linear_skip": bool(linear_skip),
-        }
-        self.n_bands = int(n_bands)
-        self.latent_dim = int(latent_dim)
-        self.kind: Kind = kind
-        self.normalisation = _Normalisation(self.n_bands, quantity, transform)
+        self._setup(
+            n_bands, latent_dim, kind, hidden, channels, kernel_size, activation, quantity, transform, linear_skip
+        )
         hidden = _check_sizes("hidden", hidden, allow_empty=kind == "conv")
         layers: list[nn.Module] = []
         width = self.latent_dim

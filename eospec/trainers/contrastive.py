@@ -30,16 +30,16 @@ import lightning.pytorch.utilities.types
 import numpy as np
 import numpy.typing as npt
 import torch
-from lightning.pytorch import LightningDataModule
 from torch import Tensor, nn
 from torch.optim import Adam, AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchgeo.trainers import BaseTask
 from torchmetrics import MeanAbsoluteError, MetricCollection, R2Score
 
 from eospec.losses import LOSS_FORMS, RegressionContrastiveLoss
 from eospec.models.feature_extractors import ContrastiveRegressor, get_feature_extractor, list_feature_extractors
+from eospec.trainers._common import SplitLoadersDataModule, split_metrics
 
 __all__ = [
     "AUGMENTATION_MODES",
@@ -213,9 +213,7 @@ class ContrastiveRegressionTask(BaseTask):
     def configure_metrics(self) -> None:
         """R2 (averaged uniformly over the s targets, as scikit-learn's ``r2_score``) and MAE."""
         metrics = MetricCollection({"R2": R2Score(multioutput="uniform_average"), "MAE": MeanAbsoluteError()})
-        self.train_metrics = metrics.clone(prefix="train_")
-        self.val_metrics = metrics.clone(prefix="val_")
-        self.test_metrics = metrics.clone(prefix="test_")
+        self.train_metrics, self.val_metrics, self.test_metrics = split_metrics(metrics)
 
     def configure_optimizers(self) -> lightning.pytorch.utilities.types.OptimizerLRScheduler:
         """Adam or AdamW; a ReduceLROnPlateau scheduler on ``val_loss`` when ``patience`` is set.
@@ -362,7 +360,7 @@ class SpectraDataset(Dataset[dict[str, Tensor]]):
         return {"image": self.spectra[index], "label": self.targets[index]}
 
 
-class SpectraDataModule(LightningDataModule):
+class SpectraDataModule(SplitLoadersDataModule):
     """In-memory train/validation/test spectra as a Lightning data module.
 
     Args:
@@ -375,6 +373,8 @@ class SpectraDataModule(LightningDataModule):
         num_workers: DataLoader workers (0 keeps everything in the main process).
     """
 
+    missing_hint = "=(spectra, targets) to SpectraDataModule"
+
     def __init__(
         self,
         train: tuple[npt.ArrayLike, npt.ArrayLike],
@@ -384,38 +384,7 @@ class SpectraDataModule(LightningDataModule):
         eval_batch_size: int = 1024,
         num_workers: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, eval_batch_size, num_workers)
         self.train_dataset = SpectraDataset(*train)
         self.val_dataset = SpectraDataset(*val) if val is not None else None
         self.test_dataset = SpectraDataset(*test) if test is not None else None
-        self.batch_size = int(batch_size)
-        self.eval_batch_size = int(eval_batch_size)
-        self.num_workers = int(num_workers)
-
-    def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Shuffled training batches (incomplete last batch dropped)."""
-        drop_last = len(self.train_dataset) > self.batch_size
-        return DataLoader(
-            self.train_dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=drop_last,
-            num_workers=self.num_workers,
-        )
-
-    def _eval_loader(self, dataset: SpectraDataset | None, what: str) -> DataLoader[dict[str, Tensor]]:
-        if dataset is None:
-            raise ValueError(f"no {what} set was given: pass {what}=(spectra, targets) to SpectraDataModule")
-        return DataLoader(dataset, batch_size=self.eval_batch_size, num_workers=self.num_workers)
-
-    def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Validation batches, in order."""
-        return self._eval_loader(self.val_dataset, "val")
-
-    def test_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Test batches, in order."""
-        return self._eval_loader(self.test_dataset, "test")
-
-    def predict_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Test batches, in order (for ``Trainer.predict``)."""
-        return self._eval_loader(self.test_dataset, "test")

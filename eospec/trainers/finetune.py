@@ -44,6 +44,7 @@ from torchmetrics.classification import (
 
 from eospec.models.backbones import SpectralEarthEncoder
 from eospec.models.foundation import get_foundation_model
+from eospec.trainers._common import split_metrics
 
 __all__ = [
     "HEADS",
@@ -344,9 +345,7 @@ class SpectralEarthSegmentationTask(_FinetuneBase):
                 "F1": MulticlassF1Score(classes, average="macro", ignore_index=ignore),
             }
         )
-        self.train_metrics = metrics.clone(prefix="train_")
-        self.val_metrics = metrics.clone(prefix="val_")
-        self.test_metrics = metrics.clone(prefix="test_")
+        self.train_metrics, self.val_metrics, self.test_metrics = split_metrics(metrics)
 
     def _target(self, batch: Any) -> Tensor:
         mask: Tensor = batch["mask"].long()
@@ -424,9 +423,7 @@ class SpectralEarthClassificationTask(_FinetuneBase):
                     "F1": MulticlassF1Score(classes, average="macro"),
                 }
             )
-        self.train_metrics = metrics.clone(prefix="train_")
-        self.val_metrics = metrics.clone(prefix="val_")
-        self.test_metrics = metrics.clone(prefix="test_")
+        self.train_metrics, self.val_metrics, self.test_metrics = split_metrics(metrics)
 
     def _target(self, batch: Any) -> Tensor:
         label: Tensor = batch["label"]

@@ -43,6 +43,7 @@ from torchgeo.trainers import BaseTask
 from eospec.datasets.spectral_earth import random_dihedral
 from eospec.models.backbones import SpecViTEncoder
 from eospec.models.foundation import get_foundation_model
+from eospec.trainers._common import check_band_stats
 
 __all__ = ["MAEDecoder", "MAETask", "patchify", "random_masking", "unpatchify"]
 
@@ -230,8 +231,7 @@ class MAETask(BaseTask):
             raise ValueError(f"model {model!r} is not a ViT: MAE needs a token model such as 'spec_vit_small'")
         if not 0.0 <= mask_ratio < 1.0:
             raise ValueError(f"mask_ratio {mask_ratio!r} is invalid: use a fraction in [0, 1), e.g. 0.75 or 0.9")
-        if (band_mean is None) != (band_std is None):
-            raise ValueError("give both band_mean and band_std (per-band reflectance statistics) or neither")
+        check_band_stats(band_mean, band_std)
         if band_mean is not None and len(band_mean) != in_channels:
             raise ValueError(f"{len(band_mean)} band means do not match in_channels={in_channels}: give one per band")
         self.weights = weights

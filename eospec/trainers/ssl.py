@@ -34,6 +34,7 @@ from torchgeo.trainers import MoCoTask, SimCLRTask
 
 from eospec.models.backbones import SpectralEarthEncoder
 from eospec.models.foundation import get_foundation_model
+from eospec.trainers._common import check_band_stats
 
 __all__ = ["SpectralMoCoTask", "SpectralSimCLRTask", "spectral_augmentations", "two_view_batch"]
 
@@ -134,8 +135,7 @@ class SpectralMoCoTask(MoCoTask):
         augmentation1: nn.Module | None = None,
         augmentation2: nn.Module | None = None,
     ) -> None:
-        if (band_mean is None) != (band_std is None):
-            raise ValueError("give both band_mean and band_std (per-band reflectance statistics) or neither")
+        check_band_stats(band_mean, band_std)
         augmentation = spectral_augmentations(size)
         super().__init__(
             model=model,
@@ -233,8 +233,7 @@ class SpectralSimCLRTask(SimCLRTask):
         size: int = 128,
         augmentations: nn.Module | None = None,
     ) -> None:
-        if (band_mean is None) != (band_std is None):
-            raise ValueError("give both band_mean and band_std (per-band reflectance statistics) or neither")
+        check_band_stats(band_mean, band_std)
         super().__init__(
             model=model,
             weights=weights,

@@ -62,14 +62,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import torch
-from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch import Trainer
 from torch import Tensor, nn
 from torch.optim import Adam, AdamW
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchgeo.trainers import BaseTask
 
 from eospec.models.vae import KINDS, SpectralConverter, SpectralEncoder, SpectralVAE, kl_divergence
+from eospec.trainers._common import SplitLoadersDataModule
 from eospec.trainers.contrastive import AUGMENTATION_MODES, OPTIMIZERS, AugmentationSpec, build_augmentations
 
 __all__ = [
@@ -640,46 +641,6 @@ class PairedSpectraDataset(Dataset[dict[str, Tensor]]):
         return {"image": self.spectra[index], "target": self.targets[index]}
 
 
-class _InMemoryDataModule(LightningDataModule):
-    train_dataset: Dataset[dict[str, Tensor]]
-    val_dataset: Dataset[dict[str, Tensor]] | None
-    test_dataset: Dataset[dict[str, Tensor]] | None
-
-    def __init__(self, batch_size: int, eval_batch_size: int, num_workers: int) -> None:
-        super().__init__()
-        self.batch_size = int(batch_size)
-        self.eval_batch_size = int(eval_batch_size)
-        self.num_workers = int(num_workers)
-
-    def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Shuffled training batches (the last incomplete batch is dropped when there are several)."""
-        size = len(self.train_dataset)  # type: ignore[arg-type]
-        return DataLoader(
-            self.train_dataset,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=size > self.batch_size,
-            num_workers=self.num_workers,
-        )
-
-    def _eval_loader(self, dataset: Dataset[dict[str, Tensor]] | None, what: str) -> DataLoader[dict[str, Tensor]]:
-        if dataset is None:
-            raise ValueError(f"no {what} set was given: pass {what}=... to the data module")
-        return DataLoader(dataset, batch_size=self.eval_batch_size, num_workers=self.num_workers)
-
-    def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Validation batches, in order."""
-        return self._eval_loader(self.val_dataset, "val")
-
-    def test_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Test batches, in order."""
-        return self._eval_loader(self.test_dataset, "test")
-
-    def predict_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Test batches, in order (for ``Trainer.predict``)."""
-        return self._eval_loader(self.test_dataset, "test")
-
-
 SpectraWithIds = npt.ArrayLike | tuple[npt.ArrayLike, npt.ArrayLike | None]
 
 
@@ -689,7 +650,7 @@ def _repeat_dataset(data: SpectraWithIds, seed: int) -> RepeatSpectraDataset:
     return RepeatSpectraDataset(data, None, seed)
 
 
-class VAEDataModule(_InMemoryDataModule):
+class VAEDataModule(SplitLoadersDataModule):
     """In-memory spectra (with optional sample ids for scan repeats) for :class:`VAETask`.
 
     Args:
@@ -718,7 +679,7 @@ class VAEDataModule(_InMemoryDataModule):
         self.test_dataset = _repeat_dataset(test, seed) if test is not None else None
 
 
-class PairedSpectraDataModule(_InMemoryDataModule):
+class PairedSpectraDataModule(SplitLoadersDataModule):
     """In-memory paired spectra for :class:`MultiFidelityTask`.
 
     Args:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import one_thread
 
 import eospec  # noqa: F401  (torchvision fallback before timm)
 from eospec.models.adapter import MIN_BANDS, SpectralAdapter, adapter_band_lengths
@@ -16,11 +17,8 @@ TINY_VIT = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 16}
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread(seed=0, quiet_lightning=False):
+        yield
 
 
 def _randomise_batch_norm(module: torch.nn.Module) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import one_thread
 
 import eospec  # noqa: F401
 from eospec.errors import CheckpointError, UnknownModelError
@@ -29,11 +30,8 @@ TINY_VIT = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 16}
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread(seed=0, quiet_lightning=False):
+        yield
 
 
 def _random_like(state: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from conftest import one_thread, quiet_trainer
 
 import eospec  # noqa: F401  (installs the torchvision fallback before lightning is imported)
 from eospec.losses import regression_contrastive_loss
@@ -23,11 +23,8 @@ WAVELENGTHS = np.linspace(450.0, 2400.0, N_BANDS)
 @pytest.fixture(autouse=True)
 def _one_thread():
     # Tiny models on a shared 2-core machine: several threads only spin.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 def _mixtures(n: int = 48, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,14 +51,7 @@ class _LossRecorder(pl.Callback):
 
 
 def _trainer(**kwargs) -> pl.Trainer:
-    settings = {
-        "accelerator": "cpu",
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-    } | kwargs
-    return pl.Trainer(**settings)
+    return quiet_trainer(**kwargs)
 
 
 @pytest.mark.parametrize(

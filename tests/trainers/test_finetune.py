@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
-import logging
 
 import pytest
 import torch
+from conftest import one_thread, quiet_trainer
 from torch.utils.data import DataLoader, Dataset
 
 import eospec  # noqa: F401
@@ -28,11 +28,8 @@ TINY_VIT = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 16}
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 class _Segmentation(Dataset):
@@ -54,13 +51,8 @@ class _Segmentation(Dataset):
 
 
 def _trainer(steps: int) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator="cpu",
+    return quiet_trainer(
         max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
     )
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import one_thread, quiet_trainer
 
 import eospec  # noqa: F401
 from eospec.trainers.mae import MAETask, patchify, random_masking, unpatchify
@@ -20,11 +20,8 @@ TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2, "img_size": 16}
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    yield
-    torch.set_num_threads(threads)
+    with one_thread():
+        yield
 
 
 def _task(**kwargs) -> MAETask:
@@ -100,13 +97,8 @@ def test_trains_and_validates_with_the_data_module():
     pl.seed_everything(0, verbose=False)
     data = SpectralEarthDataModule(batch_size=2, root=ROOT, val_fraction=0.34, test_fraction=0.0)
     task = _task(norm_pix_loss=False)
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         num_sanity_val_steps=0,
     )
     trainer.fit(task, datamodule=data)

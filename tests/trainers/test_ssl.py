@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import one_thread, quiet_trainer
 from torch.utils.data import default_collate
 
 import eospec  # noqa: F401
@@ -21,13 +20,8 @@ ROOT = Path(__file__).resolve().parents[1] / "data" / "spectral_earth"
 
 @pytest.fixture(autouse=True)
 def _quiet():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="MoCo v2 uses a memory bank")
+    with one_thread(ignore=("MoCo v2 uses a memory bank",)):
         yield
-    torch.set_num_threads(threads)
 
 
 def _batch() -> dict:
@@ -99,13 +93,8 @@ def test_fits_on_two_date_views_with_the_default_spectral_augmentations():
         output_dim=16,
     )
     assert isinstance(task.augmentations, type(spectral_augmentations(16)))
-    trainer = pl.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
     )
     trainer.fit(task, datamodule=data)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import numpy as np
 import pytest
 import torch
+from conftest import one_thread, quiet_trainer
 
 import eospec  # noqa: F401  (installs the torchvision fallback before lightning is imported)
 from eospec.models.vae import SpectralVAE
@@ -29,13 +27,8 @@ WAVELENGTHS = list(np.linspace(450.0, 2400.0, BANDS))
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*(treespec|eval mode|num_workers|does not have many workers).*")
+    with one_thread(ignore=(".*(treespec|eval mode|num_workers|does not have many workers).*",)):
         yield
-    torch.set_num_threads(threads)
 
 
 def _spectra(n: int, bands: int = BANDS, seed: int = 0) -> np.ndarray:
@@ -58,15 +51,7 @@ class _Recorder(pl.Callback):
 
 
 def _trainer(**kwargs) -> pl.Trainer:
-    settings = {
-        "accelerator": "cpu",
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "num_sanity_val_steps": 0,
-    } | kwargs
-    return pl.Trainer(**settings)
+    return quiet_trainer(**({"num_sanity_val_steps": 0} | kwargs))
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,86 @@
+"""Private helpers shared by the trainers of :mod:`eospec.trainers` (option checks, metric splits, loaders)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+from torchmetrics import MetricCollection
+
+
+def check_band_stats(band_mean: Sequence[float] | None, band_std: Sequence[float] | None) -> None:
+    """Check that per-band statistics come together.
+
+    Args:
+        band_mean: per-band input mean (B,) in reflectance, or None.
+        band_std: per-band input standard deviation (B,) in reflectance, or None.
+
+    Raises:
+        ValueError: If exactly one of them is None.
+    """
+    if (band_mean is None) != (band_std is None):
+        raise ValueError("give both band_mean and band_std (per-band reflectance statistics) or neither")
+
+
+def split_metrics(metrics: MetricCollection) -> tuple[MetricCollection, MetricCollection, MetricCollection]:
+    """Prefixed clones of ``metrics`` for the three stages.
+
+    Args:
+        metrics: the metrics to clone.
+
+    Returns:
+        ``(train, val, test)`` collections with prefixes ``train_``, ``val_`` and ``test_``.
+    """
+    return metrics.clone(prefix="train_"), metrics.clone(prefix="val_"), metrics.clone(prefix="test_")
+
+
+class SplitLoadersDataModule(LightningDataModule):
+    """Data module over in-memory train/val/test datasets (subclasses set the three datasets).
+
+    Args:
+        batch_size: training batch size.
+        eval_batch_size: validation/test/prediction batch size.
+        num_workers: DataLoader worker processes.
+    """
+
+    train_dataset: Dataset[dict[str, Tensor]]
+    val_dataset: Dataset[dict[str, Tensor]] | None
+    test_dataset: Dataset[dict[str, Tensor]] | None
+    #: Completes the message raised for a missing split: ``f"no {what} set was given: pass {what}{missing_hint}"``.
+    missing_hint = "=... to the data module"
+
+    def __init__(self, batch_size: int, eval_batch_size: int, num_workers: int) -> None:
+        super().__init__()
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size)
+        self.num_workers = int(num_workers)
+
+    def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Shuffled training batches (the last incomplete batch is dropped when there are several)."""
+        size = len(self.train_dataset)  # type: ignore[arg-type]
+        return DataLoader(
+            self.train_dataset,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=size > self.batch_size,
+            num_workers=self.num_workers,
+        )
+
+    def _eval_loader(self, dataset: Dataset[dict[str, Tensor]] | None, what: str) -> DataLoader[dict[str, Tensor]]:
+        if dataset is None:
+            raise ValueError(f"no {what} set was given: pass {what}{self.missing_hint}")
+        return DataLoader(dataset, batch_size=self.eval_batch_size, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Validation batches, in order."""
+        return self._eval_loader(self.val_dataset, "val")
+
+    def test_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Test batches, in order."""
+        return self._eval_loader(self.test_dataset, "test")
+
+    def predict_dataloader(self) -> DataLoader[dict[str, Tensor]]:
+        """Test batches, in order (for ``Trainer.predict``)."""
+        return self._eval_loader(self.test_dataset, "test")
