@@ -32,6 +32,7 @@ __all__ = [
     "UnknownAugmentationError",
     "SamplingError",
     "CheckpointError",
+    "BenchmarkError",
 ]
 
 
@@ -142,3 +143,7 @@ class UnknownAugmentationError(EospecError, KeyError):
 
 class CheckpointError(EospecError, ValueError):
     """A model checkpoint that cannot be loaded safely (pickled code) or whose keys or shapes do not fit."""
+
+
+class BenchmarkError(EospecError, ValueError):
+    """A benchmark configuration that cannot run: unknown dataset or encoder, protocol unfit for an encoder."""

@@ -17,6 +17,11 @@ from .. import __version__
 
 #: command name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "benchmark": (
+        "eospec.cli.benchmark",
+        "benchmark_command",
+        "Evaluate encoders on the SpectralEarth downstream datasets (and the real Potsdam tiles).",
+    ),
     "extract": (
         "eospec.cli.extract",
         "extract_command",

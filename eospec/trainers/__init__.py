@@ -15,16 +15,19 @@ if TYPE_CHECKING:
         SpectraDataset,
         build_augmentations,
     )
+    from eospec.trainers.dino import DINOTask
 
 _LAZY: dict[str, str] = {
     "ContrastiveRegressionTask": "eospec.trainers.contrastive",
     "SpectraDataModule": "eospec.trainers.contrastive",
     "SpectraDataset": "eospec.trainers.contrastive",
     "build_augmentations": "eospec.trainers.contrastive",
+    "DINOTask": "eospec.trainers.dino",
 }
 
 __all__ = [
     "ContrastiveRegressionTask",
+    "DINOTask",
     "SpectraDataModule",
     "SpectraDataset",
     "build_augmentations",

@@ -50,42 +50,121 @@ __all__ = [
     "HEADS",
     "PROTOCOLS",
     "FCNHead",
+    "LinearProbeHead",
     "ProtocolModel",
     "SpectralEarthClassificationTask",
     "SpectralEarthSegmentationTask",
+    "classification_metrics",
     "freeze_for_protocol",
 ]
 
 #: Fine-tuning protocols (module docstring).
 PROTOCOLS: tuple[str, ...] = ("linear", "adapter", "finetune")
 #: Segmentation heads.
-HEADS: tuple[str, ...] = ("linear", "fcn")
+HEADS: tuple[str, ...] = ("linear", "bn-linear", "fcn")
 
 
-def freeze_for_protocol(encoder: SpectralEarthEncoder, protocol: str) -> list[nn.Module]:
+def freeze_for_protocol(encoder: nn.Module, protocol: str) -> list[nn.Module]:
     """Set ``requires_grad`` of an encoder's parameters for a protocol.
 
     Args:
-        encoder: a SpectralEarth encoder.
+        encoder: a SpectralEarth encoder, or any encoder with a ``backbone`` (and, for
+            ``"adapter"``, a ``spectral_adapter`` that is not None).
         protocol: one of :data:`PROTOCOLS`.
 
     Returns:
         The frozen modules (to keep in eval mode so that their batch-norm statistics stay put).
 
     Raises:
-        ValueError: If ``protocol`` is unknown.
+        ValueError: If ``protocol`` is unknown, or ``"adapter"`` is asked of an encoder without a
+            spectral adapter (a per-pixel encoder).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol {protocol!r} is unknown: use one of {', '.join(map(repr, PROTOCOLS))}")
+    adapter = getattr(encoder, "spectral_adapter", None)
+    if protocol == "adapter" and adapter is None:
+        raise ValueError(
+            "protocol 'adapter' trains the spectral adapter, but this encoder has none (a per-pixel encoder): "
+            "use 'linear' or 'finetune'"
+        )
     for parameter in encoder.parameters():
         parameter.requires_grad = protocol == "finetune"
     if protocol == "linear":
         return [encoder]
     if protocol == "adapter":
-        for parameter in encoder.spectral_adapter.parameters():
+        assert adapter is not None
+        for parameter in adapter.parameters():
             parameter.requires_grad = True
-        return [encoder.backbone]
+        backbone: Any = encoder.backbone
+        return [backbone]
     return []
+
+
+def classification_metrics(task: str, num_classes: int, ignore_index: int | None = None) -> MetricCollection:
+    """The metrics of the SpectralEarth downstream tasks (torchmetrics, accumulated over batches).
+
+    * ``"segmentation"``: ``OA`` (overall accuracy, micro), ``mIoU`` (mean intersection over union
+      over the classes) and ``F1`` (macro F1), pixels at ``ignore_index`` left out;
+    * ``"multiclass"``: ``OA`` and ``F1`` (macro);
+    * ``"multilabel"``: ``mAP`` (macro average precision over the classes, from scores),
+      ``F1_micro`` and ``F1_macro`` (scores thresholded at 0.5).
+
+    Args:
+        task: ``"segmentation"``, ``"multiclass"`` or ``"multilabel"``.
+        num_classes: classes K.
+        ignore_index: segmentation target value to leave out, or None.
+
+    Returns:
+        A :class:`~torchmetrics.MetricCollection` fed with (scores or logits (N, K, ...), targets).
+
+    Raises:
+        ValueError: If ``task`` is unknown.
+    """
+    if task == "segmentation":
+        return MetricCollection(
+            {
+                "OA": MulticlassAccuracy(num_classes, average="micro", ignore_index=ignore_index),
+                "mIoU": MulticlassJaccardIndex(num_classes, average="macro", ignore_index=ignore_index),
+                "F1": MulticlassF1Score(num_classes, average="macro", ignore_index=ignore_index),
+            }
+        )
+    if task == "multiclass":
+        return MetricCollection(
+            {
+                "OA": MulticlassAccuracy(num_classes, average="micro"),
+                "F1": MulticlassF1Score(num_classes, average="macro"),
+            }
+        )
+    if task == "multilabel":
+        return MetricCollection(
+            {
+                "mAP": MultilabelAveragePrecision(num_classes, average="macro"),
+                "F1_micro": MultilabelF1Score(num_classes, average="micro"),
+                "F1_macro": MultilabelF1Score(num_classes, average="macro"),
+            }
+        )
+    raise ValueError(f"task {task!r} is unknown: use 'segmentation', 'multiclass' or 'multilabel'")
+
+
+class LinearProbeHead(nn.Sequential):
+    """Linear-probe head: batch norm without affine parameters, then a linear map (1x1 convolution).
+
+    The batch norm standardises the frozen features with running statistics, so the head stays a
+    linear classifier of the features at inference; it makes the probe's optimisation insensitive
+    to the features' scale (He et al. 2022, "Masked Autoencoders Are Scalable Vision Learners",
+    CVPR, Appendix A.2: "an extra BatchNorm layer without affine transformation").
+
+    Args:
+        in_channels: feature channels D.
+        num_classes: output classes.
+        spatial: True for feature maps (N, D, h, w), False for pooled features (N, D).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, spatial: bool = True) -> None:
+        if spatial:
+            super().__init__(nn.BatchNorm2d(in_channels, affine=False), nn.Conv2d(in_channels, num_classes, 1))
+        else:
+            super().__init__(nn.BatchNorm1d(in_channels, affine=False), nn.Linear(in_channels, num_classes))
 
 
 class FCNHead(nn.Sequential):
@@ -110,14 +189,14 @@ class ProtocolModel(nn.Module):
     """An encoder and a head; frozen modules stay in eval mode whatever ``train()`` is asked.
 
     Args:
-        encoder: the SpectralEarth encoder.
+        encoder: the SpectralEarth encoder (or any module with ``forward_features`` and ``forward``).
         head: the head module.
         frozen: modules whose parameters are frozen (see :func:`freeze_for_protocol`).
         kind: ``"segmentation"`` (head on the feature map, logits upsampled to the input size)
             or ``"classification"`` (head on the pooled features).
     """
 
-    def __init__(self, encoder: SpectralEarthEncoder, head: nn.Module, frozen: Sequence[nn.Module], kind: str) -> None:
+    def __init__(self, encoder: nn.Module, head: nn.Module, frozen: Sequence[nn.Module], kind: str) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
@@ -149,10 +228,8 @@ class ProtocolModel(nn.Module):
         """
         encoder_frozen = any(module is self.encoder for module in self.frozen)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not encoder_frozen):
-            if self.kind == "segmentation":
-                features = self.encoder.forward_features(x)
-            else:
-                features = self.encoder(x)
+            encoder: Any = self.encoder
+            features = encoder.forward_features(x) if self.kind == "segmentation" else encoder(x)
         logits: Tensor = self.head(features)
         if self.kind == "segmentation":
             logits = F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
@@ -166,15 +243,25 @@ def _check(protocol: str, num_classes: int) -> None:
         raise ValueError(f"num_classes {num_classes!r} is invalid: use 2 or more classes")
 
 
-def _encoder(hparams: Any, weights: str | None) -> SpectralEarthEncoder:
-    encoder = get_foundation_model(hparams["model"], weights, **(hparams["model_kwargs"] or {}))
+def _encoder(hparams: Any, weights: str | None, given: tuple[nn.Module, ...]) -> nn.Module:
+    if given:
+        return given[0]
+    encoder: SpectralEarthEncoder = get_foundation_model(hparams["model"], weights, **(hparams["model_kwargs"] or {}))
     if hparams["band_mean"] is not None:
         encoder.set_input_statistics(hparams["band_mean"], hparams["band_std"])
     return encoder
 
 
+def _num_features(encoder: nn.Module) -> int:
+    features: Any = encoder.num_features
+    return int(features)
+
+
 class _FinetuneBase(BaseTask):
-    ignore = ("weights",)
+    ignore = ("weights", "encoder")
+    #: The encoder module passed to ``__init__`` (a tuple, so that it is set before ``nn.Module``
+    #: is initialised), or empty to build one from ``model``.
+    _given_encoder: tuple[nn.Module, ...] = ()
     monitor = "val_loss"
     mode = "min"
     model: ProtocolModel
@@ -276,14 +363,17 @@ class SpectralEarthSegmentationTask(_FinetuneBase):
         band_std: per-band input standard deviation (B,) in reflectance, or None.
         num_classes: classes.
         protocol: ``"linear"``, ``"adapter"`` or ``"finetune"``.
-        head: ``"linear"`` (1x1 convolution) or ``"fcn"``; default ``"fcn"`` for ``"finetune"``,
-            ``"linear"`` otherwise.
+        head: ``"linear"`` (1x1 convolution), ``"bn-linear"`` (:class:`LinearProbeHead`) or
+            ``"fcn"``; default ``"fcn"`` for ``"finetune"``, ``"linear"`` otherwise.
         ignore_index: class id left out of the loss and metrics (e.g. 0 = unlabelled).
         class_weights: per-class weights of the cross-entropy, or None.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         max_epochs: T_max of the cosine schedule (default: the trainer's).
         eta_min: final learning rate of the cosine schedule.
+        encoder: an encoder module to use instead of building ``model`` (any module with
+            ``forward_features``, ``forward``, ``num_features`` and ``backbone``; not saved in the
+            hyper-parameters).
 
     Raises:
         ValueError: If ``protocol``, ``head`` or ``num_classes`` is invalid.
@@ -305,24 +395,29 @@ class SpectralEarthSegmentationTask(_FinetuneBase):
         weight_decay: float = 1e-4,
         max_epochs: int | None = None,
         eta_min: float = 1e-5,
+        encoder: nn.Module | None = None,
     ) -> None:
         _check(protocol, num_classes)
         if head is not None and head not in HEADS:
             raise ValueError(f"head {head!r} is unknown: use one of {', '.join(map(repr, HEADS))}")
         self.weights = weights
+        self._given_encoder = (encoder,) if encoder is not None else ()
         super().__init__()
 
     def configure_models(self) -> None:
         """Build the encoder, freeze it for the protocol and add the head."""
-        encoder = _encoder(self.hparams, self.weights)
+        encoder = _encoder(self.hparams, self.weights, self._given_encoder)
         frozen = freeze_for_protocol(encoder, self.hparams["protocol"])
         head_name = self.hparams["head"] or ("fcn" if self.hparams["protocol"] == "finetune" else "linear")
         classes = self.hparams["num_classes"]
-        head: nn.Module = (
-            nn.Conv2d(encoder.num_features, classes, 1)
-            if head_name == "linear"
-            else FCNHead(encoder.num_features, classes)
-        )
+        features = int(_num_features(encoder))
+        head: nn.Module
+        if head_name == "linear":
+            head = nn.Conv2d(features, classes, 1)
+        elif head_name == "bn-linear":
+            head = LinearProbeHead(features, classes)
+        else:
+            head = FCNHead(features, classes)
         self.model = ProtocolModel(encoder, head, frozen, "segmentation")
 
     def configure_losses(self) -> None:
@@ -335,16 +430,8 @@ class SpectralEarthSegmentationTask(_FinetuneBase):
         )
 
     def configure_metrics(self) -> None:
-        """Overall accuracy, mean IoU and macro F1 (ignoring ``ignore_index``)."""
-        classes = self.hparams["num_classes"]
-        ignore = self.hparams["ignore_index"]
-        metrics = MetricCollection(
-            {
-                "OA": MulticlassAccuracy(classes, average="micro", ignore_index=ignore),
-                "mIoU": MulticlassJaccardIndex(classes, average="macro", ignore_index=ignore),
-                "F1": MulticlassF1Score(classes, average="macro", ignore_index=ignore),
-            }
-        )
+        """Overall accuracy, mean IoU and macro F1 (ignoring ``ignore_index``): :func:`classification_metrics`."""
+        metrics = classification_metrics("segmentation", self.hparams["num_classes"], self.hparams["ignore_index"])
         self.train_metrics, self.val_metrics, self.test_metrics = split_metrics(metrics)
 
     def _target(self, batch: Any) -> Tensor:
@@ -365,10 +452,14 @@ class SpectralEarthClassificationTask(_FinetuneBase):
         task: ``"multiclass"`` (``label`` int (N,)) or ``"multilabel"`` (``label`` 0/1 (N, C), as
             EnMAP-CORINE in the paper).
         protocol: ``"linear"``, ``"adapter"`` or ``"finetune"``.
+        head: ``"linear"`` (a linear layer on the pooled features) or ``"bn-linear"``
+            (:class:`LinearProbeHead`).
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
         max_epochs: T_max of the cosine schedule (default: the trainer's).
         eta_min: final learning rate of the cosine schedule.
+        encoder: an encoder module to use instead of building ``model`` (see
+            :class:`SpectralEarthSegmentationTask`).
 
     Raises:
         ValueError: If ``task``, ``protocol`` or ``num_classes`` is invalid.
@@ -384,22 +475,33 @@ class SpectralEarthClassificationTask(_FinetuneBase):
         num_classes: int = 2,
         task: str = "multiclass",
         protocol: str = "linear",
+        head: str = "linear",
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
         max_epochs: int | None = None,
         eta_min: float = 1e-5,
+        encoder: nn.Module | None = None,
     ) -> None:
         _check(protocol, num_classes)
         if task not in ("multiclass", "multilabel"):
             raise ValueError(f"task {task!r} is unknown: use 'multiclass' or 'multilabel'")
+        if head not in ("linear", "bn-linear"):
+            raise ValueError(f"head {head!r} is unknown for classification: use 'linear' or 'bn-linear'")
         self.weights = weights
+        self._given_encoder = (encoder,) if encoder is not None else ()
         super().__init__()
 
     def configure_models(self) -> None:
         """Build the encoder, freeze it for the protocol and add a linear head on pooled features."""
-        encoder = _encoder(self.hparams, self.weights)
+        encoder = _encoder(self.hparams, self.weights, self._given_encoder)
         frozen = freeze_for_protocol(encoder, self.hparams["protocol"])
-        head = nn.Linear(encoder.num_features, self.hparams["num_classes"])
+        features = int(_num_features(encoder))
+        classes = self.hparams["num_classes"]
+        head: nn.Module = (
+            LinearProbeHead(features, classes, spatial=False)
+            if self.hparams.get("head") == "bn-linear"
+            else nn.Linear(features, classes)
+        )
         self.model = ProtocolModel(encoder, head, frozen, "classification")
 
     def configure_losses(self) -> None:
@@ -407,22 +509,8 @@ class SpectralEarthClassificationTask(_FinetuneBase):
         self.criterion = nn.BCEWithLogitsLoss() if self.hparams["task"] == "multilabel" else nn.CrossEntropyLoss()
 
     def configure_metrics(self) -> None:
-        """Multi-class: overall accuracy and macro F1; multi-label: macro average precision, micro F1."""
-        classes = self.hparams["num_classes"]
-        if self.hparams["task"] == "multilabel":
-            metrics = MetricCollection(
-                {
-                    "mAP": MultilabelAveragePrecision(classes, average="macro"),
-                    "F1": MultilabelF1Score(classes, average="micro"),
-                }
-            )
-        else:
-            metrics = MetricCollection(
-                {
-                    "OA": MulticlassAccuracy(classes, average="micro"),
-                    "F1": MulticlassF1Score(classes, average="macro"),
-                }
-            )
+        """Multi-class: overall accuracy and macro F1; multi-label: macro mAP, micro and macro F1."""
+        metrics = classification_metrics(self.hparams["task"], self.hparams["num_classes"])
         self.train_metrics, self.val_metrics, self.test_metrics = split_metrics(metrics)
 
     def _target(self, batch: Any) -> Tensor:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Real-data check: MAE-pretrain a small Spec. ViT on Potsdam EnMAP patches, then probe it linearly.
+"""Real-data check: MAE- (or DINO-) pretrain a small Spec. ViT on Potsdam EnMAP patches, then probe it linearly.
 
 Data: the real EnMAP L2A Potsdam scene of ``../shared/data/enmap/potsdam`` (18 tiles of 32 x 32
 pixels merged in ``enmap_potsdam_tiles_mosaic.tif``, land-cover labels 1 roof, 2 pavement, 3 low
@@ -11,7 +11,9 @@ vegetation, 4 tree, 5 soil, 6 water in ``enmap_potsdam_tiles_landcover_labels.ti
    sees them; random 32 x 32 windows with at least 90 % valid pixels are written in the
    SpectralEarth layout (one date: the scene is a single acquisition).
 2. **Pretraining**: :class:`eospec.trainers.mae.MAETask` (mask ratio 0.75, loss in reflectance
-   units) on a small Spec. ViT (4-pixel tokens) for ``--steps`` steps.
+   units) on a small Spec. ViT (4-pixel tokens) for ``--steps`` steps; with ``--method dino``
+   :class:`eospec.trainers.dino.DINOTask` instead (two augmented copies of each single-date patch
+   as the global views, ``--local-crops`` local crops of 16 pixels; step 3 is skipped).
 3. **Reconstruction error** on the held-out validation and test tiles (masked tokens only, valid
    pixels, RMSE in reflectance, averaged over ``--masks`` random masks), against two baselines that
    use no learning from context: the training mean spectrum, and each patch's mean visible spectrum
@@ -25,6 +27,7 @@ vegetation, 4 tree, 5 soil, 6 water in ``enmap_potsdam_tiles_landcover_labels.ti
 Usage (about 5-10 minutes on 2 CPU cores)::
 
     nice -n 19 python recipes/spectralearth/potsdam_probe.py --out runs/potsdam_probe [--steps 300]
+    nice -n 19 python recipes/spectralearth/potsdam_probe.py --method dino --out runs/potsdam_dino
 """
 
 from __future__ import annotations
@@ -210,6 +213,8 @@ def main() -> None:
     parser.add_argument("--masks", type=int, default=8, help="random masks for the reconstruction error")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--method", choices=("mae", "dino"), default="mae", help="pretraining method")
+    parser.add_argument("--local-crops", type=int, default=2, help="DINO local crops (16 x 16 pixels)")
     args = parser.parse_args()
 
     import lightning.pytorch as pl
@@ -218,6 +223,7 @@ def main() -> None:
     from eospec.datasets.spectral_earth import SpectralEarth, SpectralEarthDataModule
     from eospec.models.foundation import save_checkpoint, save_input_statistics
     from eospec.sampling import write_spectralearth_patches
+    from eospec.trainers.dino import DINOTask
     from eospec.trainers.mae import MAETask
 
     torch.set_num_threads(args.threads)
@@ -250,24 +256,46 @@ def main() -> None:
     save_input_statistics(out / "statistics.npz", mean, std)
     t_patches = time.perf_counter() - started
 
-    # 2. MAE pretraining
+    # 2. MAE (or DINO) pretraining
     model_kwargs = {"embed_dim": 96, "depth": 4, "num_heads": 4, "img_size": 32}
-    settings = {
+    common = {
         "model": "spec_vit_small",
         "model_kwargs": model_kwargs,
         "band_mean": mean.tolist(),
         "band_std": std.tolist(),
-        "mask_ratio": 0.75,
-        "decoder_dim": 64,
-        "decoder_num_heads": 4,
         "lr": 1e-3,
-        "weight_decay": 0.05,
-        "max_epochs": 1000,
     }
+    task_class: Any
+    if args.method == "mae":
+        task_class = MAETask
+        settings = common | {
+            "mask_ratio": 0.75,
+            "decoder_dim": 64,
+            "decoder_num_heads": 4,
+            "weight_decay": 0.05,
+            "max_epochs": 1000,
+        }
+    else:
+        task_class = DINOTask
+        epochs = max(1, -(-args.steps * args.batch // args.patches))
+        settings = common | {
+            "hidden_dim": 512,
+            "bottleneck_dim": 128,
+            "output_dim": 128,
+            "size": 32,
+            "global_crop_scale": (0.25, 1.0),  # 32-pixel patches: no tiny global crops
+            "n_local_crops": args.local_crops,
+            "local_size": 16,
+            "local_crop_scale": (0.05, 0.25),
+            "base_momentum": 0.99,  # a short run: the teacher must move within a few hundred steps
+            "weight_decay": 1e-5,
+            "warmup_epochs": 1,
+            "max_epochs": epochs,
+        }
     pl.seed_everything(args.seed, verbose=False)
-    untrained = MAETask(**settings)
+    untrained = task_class(**settings)
     pl.seed_everything(args.seed, verbose=False)
-    task = MAETask(**settings)
+    task = task_class(**settings)
     data = SpectralEarthDataModule(batch_size=args.batch, root=out / "patches", val_fraction=0.0, test_fraction=0.0)
     trainer = pl.Trainer(
         accelerator="cpu",
@@ -281,7 +309,7 @@ def main() -> None:
     t0 = time.perf_counter()
     trainer.fit(task, datamodule=data)
     t_train = time.perf_counter() - t0
-    save_checkpoint(task.encoder, out / "encoder.safetensors", {"ssl_method": "mae"})
+    save_checkpoint(task.encoder, out / "encoder.safetensors", {"ssl_method": args.method})
 
     # 3. reconstruction error on held-out tiles
     images, labels, valid = {}, {}, {}
@@ -290,8 +318,11 @@ def main() -> None:
     held_images = np.concatenate([images["val"], images["test"]])
     held_valid = np.concatenate([valid["val"], valid["test"]])
     t0 = time.perf_counter()
-    reconstruction = reconstruction_errors(task, held_images, held_valid, mean, args.masks)
-    reconstruction["mae_untrained"] = reconstruction_errors(untrained, held_images, held_valid, mean, args.masks)["mae"]
+    reconstruction: dict[str, float] | None = None
+    if args.method == "mae":
+        reconstruction = reconstruction_errors(task, held_images, held_valid, mean, args.masks)
+        untrained_errors = reconstruction_errors(untrained, held_images, held_valid, mean, args.masks)
+        reconstruction["mae_untrained"] = untrained_errors["mae"]
 
     t_reconstruction = time.perf_counter() - t0
 
@@ -299,7 +330,7 @@ def main() -> None:
     t0 = time.perf_counter()
     random_encoder = untrained.encoder  # same seed, same initial weights as the pretrained encoder
     feature_sets = {
-        "mae_pretrained": {split: pixel_features(task.encoder, images[split]) for split in splits},
+        f"{args.method}_pretrained": {split: pixel_features(task.encoder, images[split]) for split in splits},
         "random_init": {split: pixel_features(random_encoder, images[split]) for split in splits},
         "raw_spectra": {split: images[split].transpose(0, 2, 3, 1) for split in splits},
     }
@@ -313,7 +344,9 @@ def main() -> None:
             "steps": int(trainer.global_step),
             "batch": args.batch,
             "seconds": round(t_train, 1),
+            "method": args.method,
             "final_train_rmse": float(trainer.callback_metrics.get("train_rmse", float("nan"))),
+            "final_train_loss": float(trainer.callback_metrics.get("train_loss", float("nan"))),
             "model_kwargs": model_kwargs,
         },
         "reconstruction_rmse_heldout": reconstruction,

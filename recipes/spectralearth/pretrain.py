@@ -1,21 +1,24 @@
 #!/usr/bin/env python
-"""Pretrain a SpectralEarth encoder (MAE, MoCo-v2 or SimCLR) on SpectralEarth-layout patches.
+"""Pretrain a SpectralEarth encoder (MAE, MoCo-v2, SimCLR or DINO) on SpectralEarth-layout patches.
 
 Braham et al. (2024), "SpectralEarth: Training Hyperspectral Foundation Models at Scale",
 arXiv:2408.08447. A YAML config (``mae_vit_small.yaml``, ``moco_resnet50.yaml``,
-``simclr_vit_small.yaml`` in this folder) names the data (:class:`eospec.datasets.spectral_earth.
-SpectralEarthDataModule` arguments: the SpectralEarth download or the output of ``eospec sample``),
-the task (:class:`eospec.trainers.mae.MAETask`, :class:`eospec.trainers.ssl.SpectralMoCoTask`,
-:class:`eospec.trainers.ssl.SpectralSimCLRTask`) and the Lightning trainer. The script
+``simclr_vit_small.yaml``, ``dino_vit_small.yaml``, ``dino_resnet50.yaml`` in this folder) names
+the data (:class:`eospec.datasets.spectral_earth.SpectralEarthDataModule` arguments: the
+SpectralEarth download or the output of ``eospec sample``), the task
+(:class:`eospec.trainers.mae.MAETask`, :class:`eospec.trainers.ssl.SpectralMoCoTask`,
+:class:`eospec.trainers.ssl.SpectralSimCLRTask`, :class:`eospec.trainers.dino.DINOTask`) and the
+Lightning trainer. The script
 
 1. computes per-band reflectance mean and standard deviation from ``statistics.max_patches``
    training patches (valid pixels only) and writes them to ``<out>/statistics.npz``;
 2. trains the task (the encoder standardises its input with those statistics);
-3. writes the encoder in the authors' key layout to ``<out>/encoder.safetensors`` and a metadata
-   file ``<out>/encoder.json`` (architecture, builder arguments, bands, wavelengths in nm, the
-   statistics file, the command), which :func:`eospec.models.foundation.get_foundation_model`
-   loads back: ``get_foundation_model(arch, "<out>/encoder.safetensors",
-   statistics="<out>/statistics.npz", **model_kwargs)``.
+3. writes the encoder (for DINO: the teacher) in the authors' key layout to
+   ``<out>/encoder.safetensors`` and a metadata file ``<out>/encoder.json`` (architecture, builder
+   arguments, bands, wavelengths in nm, the statistics file, the command), which
+   :func:`eospec.models.foundation.get_foundation_model` loads back:
+   ``get_foundation_model(arch, "<out>/encoder.safetensors", statistics="<out>/statistics.npz",
+   **model_kwargs)``.
 
 Usage::
 
@@ -23,6 +26,8 @@ Usage::
         --set data.root=/data/spectral_earth --out runs/mae_vits
     python recipes/spectralearth/pretrain.py --config recipes/spectralearth/moco_resnet50.yaml \
         --set data.root=patches --set trainer.max_epochs=5 --out runs/moco_rn50   # eospec sample output
+    python recipes/spectralearth/pretrain.py --config recipes/spectralearth/dino_vit_small.yaml \
+        --set data.root=/data/spectral_earth --out runs/dino_vits
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ TASKS = {
     "mae": ("eospec.trainers.mae", "MAETask"),
     "moco": ("eospec.trainers.ssl", "SpectralMoCoTask"),
     "simclr": ("eospec.trainers.ssl", "SpectralSimCLRTask"),
+    "dino": ("eospec.trainers.dino", "DINOTask"),
 }
 
 

@@ -19,7 +19,18 @@ Writes:
   (``ossl_soilsite_L0_v1.2.csv.gz``, ``ossl_soillab_L0_v1.2.csv.gz``, ``ossl_soillab_L1_v1.2.csv.gz``,
   ``ossl_visnir_L0_v1.2.csv.gz``, ``ossl_mir_L0_v1.2.csv.gz``; column names from the OSSL
   manual), with repeats, a layer without lab data, a missing property and a MIR row without values;
-* ``expected.json``: what the OSSL fixture holds, by construction.
+* ``expected.json``: what the OSSL fixture holds, by construction;
+* ``ossl_paired/``: a larger OSSL v1.2-layout fixture for the NIR-to-MIR multi-fidelity demo
+  (``recipes/multifidelity_demo.py --demo ossl``): 96 layers, 80 scanned in vis-NIR and MIR (8 of
+  them twice in vis-NIR), 16 in MIR only, all with properties. *Synthetic* spectra, physically
+  shaped: both ranges are drawn from the same latent soil (organic carbon, clay, sand, carbonate,
+  iron oxides) through absorption features at the positions where they occur (vis-NIR: iron oxides
+  at 480 and 900 nm, O-H at 1415/1915 nm, Al-OH at 2205 nm, carbonate at 2340 nm, organic C-H at
+  1730/2310 nm, darkening by organic matter; MIR: quartz at 800/1870/1990 cm-1, kaolinite O-H at
+  3620/3695 cm-1, Al-OH at 915 cm-1, water at 3400 cm-1, aliphatic C-H at 2850/2920 cm-1,
+  carboxylate/amide at 1650 cm-1, carbonate at 875/1430/1800/2515 cm-1), plus an independent
+  baseline and noise per range. Spectra every 10 nm / 10 cm-1 (the OSSL has 2 nm / 2 cm-1) to keep
+  the fixture small. A mechanism check, not soil science.
 """
 
 from __future__ import annotations
@@ -185,6 +196,136 @@ def ossl_tables() -> dict[str, pd.DataFrame]:
     }
 
 
+#: Spectral grids of ``ossl_paired/`` (nm, cm-1): every 10 instead of the OSSL's every 2.
+PAIRED_VISNIR_NM = np.arange(350, 2501, 10)
+PAIRED_MIR_CM1 = np.arange(600, 4001, 10)
+
+
+def _bands(positions: np.ndarray, centres_widths_depths: list[tuple[float, float, np.ndarray]]) -> np.ndarray:
+    """Sum of Gaussian bands, (N, B): each (centre, FWHM, depth of shape (N,)) in the positions' unit."""
+    total = np.zeros((len(centres_widths_depths[0][2]), positions.size))
+    for centre, fwhm, depth in centres_widths_depths:
+        sigma = fwhm / 2.3548
+        total += depth[:, None] * np.exp(-0.5 * ((positions[None, :] - centre) / sigma) ** 2)
+    return total
+
+
+def ossl_paired_tables() -> dict[str, pd.DataFrame]:
+    """OSSL-layout tables of 96 synthetic layers whose vis-NIR and MIR spectra share a latent soil."""
+    rng = np.random.default_rng(20251120)  # its own stream: the other fixtures keep their bytes
+    n_pairs, n_mir_only, n_repeats = 80, 16, 8
+    n = n_pairs + n_mir_only
+    layers = [rng.bytes(16).hex() for _ in range(n)]
+    clay = rng.uniform(5.0, 60.0, n)
+    silt = rng.uniform(5.0, 35.0, n)
+    sand = np.clip(100.0 - clay - silt, 2.0, None)
+    soc = np.exp(rng.normal(0.2, 0.8, n)).clip(0.1, 8.0)  # weight %, log-normal as in real soils
+    caco3 = np.where(rng.random(n) < 0.3, rng.uniform(1.0, 15.0, n), 0.0)
+    iron = rng.uniform(0.3, 5.0, n)
+    ph = 5.0 + 0.9 * np.log1p(caco3) + rng.normal(0.0, 0.3, n)  # calcareous soils are alkaline
+    site = pd.DataFrame(
+        {
+            "dataset.code_ascii_txt": ["KSSL.SSL"] * n,
+            "id.layer_uuid_txt": layers,
+            "id.layer_local_c": [str(50000 + i) for i in range(n)],
+            "longitude.point_wgs84_dd": rng.uniform(-104.0, -90.0, n).round(4),
+            "latitude.point_wgs84_dd": rng.uniform(32.0, 45.0, n).round(4),
+            "layer.upper.depth_usda_cm": np.zeros(n),
+            "layer.lower.depth_usda_cm": np.full(n, 20.0),
+            "observation.date.begin_iso.8601_yyyy.mm.dd": ["2016-06-01"] * n,
+        }
+    )
+    lab = pd.DataFrame(
+        {
+            "dataset.code_ascii_txt": ["KSSL.SSL"] * n,
+            "id.layer_uuid_txt": layers,
+            "oc_usda.c729_w.pct": soc.round(3),
+            "clay.tot_usda.a334_w.pct": clay.round(2),
+            "silt.tot_usda.c62_w.pct": silt.round(2),
+            "sand.tot_usda.c60_w.pct": sand.round(2),
+            "caco3_usda.a54_w.pct": caco3.round(2),
+            "fe.dith_usda.a66_w.pct": iron.round(3),
+            "ph.h2o_usda.a268_index": ph.round(2),
+        }
+    )
+    # vis-NIR reflectance: organic matter darkens; absorption features deepen with their cause.
+    nm = PAIRED_VISNIR_NM.astype(float)
+    albedo = 0.12 + 0.55 * np.exp(-0.35 * soc) * rng.uniform(0.9, 1.1, n)
+    shape = 0.45 + 0.55 * (1.0 - np.exp(-(nm - 350.0) / 300.0))
+    depth = _bands(
+        nm,
+        [
+            (480.0, 120.0, 0.08 * iron),
+            (900.0, 200.0, 0.03 * iron),
+            (1415.0, 40.0, 0.03 + 0.002 * clay),
+            (1915.0, 60.0, 0.05 + 0.004 * clay),
+            (2205.0, 50.0, 0.0035 * clay),
+            (2340.0, 60.0, 0.012 * caco3),
+            (1730.0, 50.0, 0.01 * soc),
+            (2310.0, 50.0, 0.012 * soc),
+        ],
+    )
+    visnir_rows = list(range(n_pairs)) + list(range(n_repeats))  # 8 layers scanned twice
+    reflectance = albedo[:, None] * shape[None, :] * np.exp(-depth)
+    reflectance = reflectance[visnir_rows] * rng.normal(1.0, 0.02, (len(visnir_rows), 1))
+    reflectance += rng.normal(0.0, 0.002, reflectance.shape)
+    visnir = pd.DataFrame(
+        {
+            "dataset.code_ascii_txt": ["KSSL.SSL"] * len(visnir_rows),
+            "id.layer_uuid_txt": [layers[i] for i in visnir_rows],
+            "id.scan_local_c": [f"{50000 + i}MD0{1 + (k >= n_pairs)}" for k, i in enumerate(visnir_rows)],
+            "scan.visnir.model.name_utf8_txt": ["ASD Labspec 2500 with Muglight accessory"] * len(visnir_rows),
+        }
+    )
+    visnir = pd.concat(
+        [visnir, pd.DataFrame(reflectance.round(4), columns=[f"scan_visnir.{w}_ref" for w in PAIRED_VISNIR_NM])],
+        axis=1,
+    )
+    # MIR absorbance: a rising baseline towards low wavenumbers, mineral and organic bands.
+    cm1 = PAIRED_MIR_CM1.astype(float)
+    baseline = 0.35 + 0.9 * ((4000.0 - cm1) / 3400.0) ** 1.5
+    bands = _bands(
+        cm1,
+        [
+            (800.0, 40.0, 0.006 * sand),
+            (1870.0, 60.0, 0.004 * sand),
+            (1990.0, 60.0, 0.003 * sand),
+            (3695.0, 30.0, 0.008 * clay),
+            (3620.0, 30.0, 0.006 * clay),
+            (915.0, 40.0, 0.005 * clay),
+            (3400.0, 400.0, 0.15 + 0.004 * clay),
+            (2920.0, 40.0, 0.05 * soc),
+            (2850.0, 30.0, 0.03 * soc),
+            (1650.0, 100.0, 0.06 * soc),
+            (2515.0, 40.0, 0.02 * caco3),
+            (1800.0, 30.0, 0.012 * caco3),
+            (1430.0, 150.0, 0.03 * caco3),
+            (875.0, 30.0, 0.02 * caco3),
+        ],
+    )
+    # The baseline rises with organic carbon (darker soils) and varies by an independent few per cent.
+    scale = (0.9 + 0.04 * soc + rng.normal(0.0, 0.01, n))[:, None]
+    offset = rng.normal(0.0, 0.015, (n, 1)) + scale * baseline[None, :]
+    absorbance = offset + bands + rng.normal(0.0, 0.004, (n, cm1.size))
+    mir = pd.DataFrame(
+        {
+            "dataset.code_ascii_txt": ["KSSL.SSL"] * n,
+            "id.layer_uuid_txt": layers,
+            "id.scan_local_c": [f"{50000 + i}XS01" for i in range(n)],
+            "scan.mir.model.name_utf8_txt": ["Bruker Vertex 70 with HTS-XT accessory"] * n,
+        }
+    )
+    mir = pd.concat(
+        [mir, pd.DataFrame(absorbance.round(4), columns=[f"scan_mir.{w}_abs" for w in PAIRED_MIR_CM1])], axis=1
+    )
+    return {
+        "ossl_soilsite_L0_v1.2.csv.gz": site,
+        "ossl_soillab_L1_v1.2.csv.gz": lab,
+        "ossl_visnir_L0_v1.2.csv.gz": visnir,
+        "ossl_mir_L0_v1.2.csv.gz": mir,
+    }
+
+
 def main() -> None:
     nirsoil_like().to_csv(HERE / "nirsoil_like.csv", index=False, lineterminator="\n")
     datsoilspc_like().to_csv(HERE / "datsoilspc_like.csv", index=False, lineterminator="\n")
@@ -207,6 +348,10 @@ def main() -> None:
         "mir_range_cm1": [600, 4000, 2],
     }
     (HERE / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+    paired = HERE / "ossl_paired"
+    paired.mkdir(exist_ok=True)
+    for name, frame in ossl_paired_tables().items():
+        write_gz_csv(frame, paired / name)
 
 
 if __name__ == "__main__":
