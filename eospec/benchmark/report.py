@@ -105,7 +105,7 @@ def _plot(summary: pd.DataFrame, path: Path) -> None:
     datasets = list(dict.fromkeys(summary["dataset"]))
     combos = list(dict.fromkeys(zip(summary["encoder"], summary["protocol"], strict=True)))
     width = 0.8 / max(len(combos), 1)
-    figure, axis = plt.subplots(figsize=(max(4.0, 1.6 * len(datasets) + 2), 4.0))
+    figure, axis = plt.subplots(figsize=(max(5.0, 0.35 * len(datasets) * len(combos) + 2.0), 4.0))
     colours = plt.get_cmap("tab10")
     for j, (encoder, protocol) in enumerate(combos):
         means, stds, positions = [], [], []
@@ -125,12 +125,14 @@ def _plot(summary: pd.DataFrame, path: Path) -> None:
     axis.set_xticks(range(len(datasets)))
     axis.set_xticklabels(datasets, rotation=20, ha="right")
     metrics = sorted({MAIN_METRIC[str(task)] for task in summary["task"]})
-    axis.set_ylabel(" / ".join(metrics) + " (test)")
+    axis.set_ylabel(" / ".join(metrics) + " on the test split")
+    seeds = sorted({int(n) for n in summary["seeds"]})
+    axis.set_title(f"mean ± std over {'/'.join(map(str, seeds))} seed(s)", fontsize=9)
     axis.set_ylim(0, 1)
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
-    _atomic(path, lambda target: figure.savefig(target, dpi=120, format="png"))
+    _atomic(path, lambda target: figure.savefig(target, dpi=120, format="png", bbox_inches="tight"))
     plt.close(figure)
 
 
