@@ -52,6 +52,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -223,17 +224,7 @@ def complete_spectra(library: SpectralLibrary, min_fraction: float = 0.95) -> Sp
             rows.size,
         )
     kept = library.subset(rows)
-    return SpectralLibrary(
-        np.asarray(kept.spectra)[:, bands],
-        kept.wavelengths[bands],
-        kept.wavelength_unit,
-        quantity=kept.quantity,
-        metadata=kept.meta,
-        properties=kept.props,
-        property_units=kept.property_units,
-        sample_ids=kept.ids,
-        name=kept.name,
-    )
+    return dataclasses.replace(kept, spectra=np.asarray(kept.spectra)[:, bands], wavelengths=kept.wavelengths[bands])
 
 
 def library_domain(library: SpectralLibrary, name: str, description: str) -> SpectralDomain:
@@ -275,6 +266,34 @@ def read_ossl_pairs(
             f"needs {OSSL_MIN_PAIRS} or more paired layers (ossl_{source_scan}_L0 and ossl_mir_L0 of the same OSSL)"
         )
     return source_pairs, mir_pairs, mir
+
+
+def fit_stage2(
+    args: argparse.Namespace,
+    source: SpectralLibrary,
+    target: SpectralLibrary,
+    test: np.ndarray,
+    low: SpectralDomain,
+    high: SpectralDomain,
+    high_fidelity: Any,
+    epochs: int,
+) -> Any:
+    """Stage 2: a low-fidelity encoder through the frozen high-fidelity decoder, on the training pairs.
+
+    The converter is registered, so ``convert(..., low, high)`` uses it afterwards.
+    """
+    converter = fit_converter(
+        source.subset(~test),
+        target.subset(~test),
+        low,
+        high,
+        high_fidelity=high_fidelity,
+        converter_kwargs={"lr": 2e-3, "model_kwargs": MODEL_KWARGS, "latent_weight": args.latent_weight},
+        converter_epochs=epochs,
+        seed=args.seed,
+    )
+    register_converter(converter, overwrite=True)
+    return converter
 
 
 def compare_conversions(
@@ -494,17 +513,7 @@ def run_ossl(args: argparse.Namespace, started: float) -> int:
         model_kwargs={**MODEL_KWARGS, "quantity": "absorbance"},
     )
     # Stage 2: the source encoder through the frozen MIR decoder, on the training pairs.
-    converter = fit_converter(
-        source.subset(~test),
-        target.subset(~test),
-        low,
-        high,
-        high_fidelity=high_fidelity,
-        converter_kwargs={"lr": 2e-3, "model_kwargs": MODEL_KWARGS, "latent_weight": args.latent_weight},
-        converter_epochs=epochs,
-        seed=args.seed,
-    )
-    register_converter(converter, overwrite=True)
+    converter = fit_stage2(args, source, target, test, low, high, high_fidelity, epochs)
     converted, report, summaries, baselines = compare_conversions(
         high_fidelity, source, target, test, low, high, MIR_REGIONS
     )
@@ -629,17 +638,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         model_kwargs=MODEL_KWARGS,
     )
     # Stage 2: a low-fidelity encoder through the frozen decoder, on the training pairs.
-    converter = fit_converter(
-        source.subset(~test),
-        target.subset(~test),
-        low,
-        high,
-        high_fidelity=high_fidelity,
-        converter_kwargs={"lr": 2e-3, "model_kwargs": MODEL_KWARGS, "latent_weight": args.latent_weight},
-        converter_epochs=epochs,
-        seed=args.seed,
-    )
-    register_converter(converter, overwrite=True)
+    converter = fit_stage2(args, source, target, test, low, high, high_fidelity, epochs)
     _, report, summaries, _ = compare_conversions(high_fidelity, source, target, test, low, high, REGIONS)
     name = f"{low.name}_to_{high.name}".replace("-", "_")
     summary = {

@@ -65,6 +65,8 @@ __all__ = [
     "EnMAPTreeMap",
     "get_benchmark_dataset",
     "list_benchmark_datasets",
+    "parse_dataset_names",
+    "scaled_reflectance",
 ]
 
 #: Where the SpectralEarth data (pretraining and downstream) are distributed (free account).
@@ -115,6 +117,25 @@ CLC_TO_BIGEARTHNET19: dict[int, int] = {
     511: 17, 512: 17,
     521: 18, 522: 18, 523: 18,
 }  # fmt: skip
+
+
+def scaled_reflectance(raw: np.ndarray, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Reflectance (0-1) and validity of stored values (reflectance x 10000).
+
+    A pixel is invalid when any band is nodata or not finite, or all bands are 0.
+
+    Args:
+        raw: float32 (B, H, W) stored values.
+        nodata: the file's nodata value, or None.
+
+    Returns:
+        ``(reflectance, valid)``: float32 (B, H, W), 0 at invalid pixels, and bool (H, W).
+    """
+    invalid = ~np.isfinite(raw).all(axis=0) | (raw == 0).all(axis=0)
+    if nodata is not None:
+        invalid |= (raw == np.float32(nodata)).any(axis=0)
+    reflectance = np.where(invalid[None], 0.0, raw * REFLECTANCE_SCALE).astype(np.float32)
+    return reflectance, ~invalid
 
 
 @dataclass(frozen=True)
@@ -316,13 +337,7 @@ class BenchmarkDataset(NonGeoDataset):
                     f"{str(path)!r} has {source.count} bands but {self.title} images have {self.num_bands}: "
                     "check that the file belongs to this dataset"
                 )
-            raw = source.read(masked=False).astype(np.float32)
-            nodata = source.nodata
-        invalid = ~np.isfinite(raw).all(axis=0) | (raw == 0).all(axis=0)
-        if nodata is not None:
-            invalid |= (raw == np.float32(nodata)).all(axis=0)
-        reflectance = np.where(invalid[None], 0.0, raw * REFLECTANCE_SCALE).astype(np.float32)
-        return reflectance, ~invalid
+            return scaled_reflectance(source.read(masked=False).astype(np.float32), source.nodata)
 
     def read_codes(self, path: Path) -> np.ndarray:
         """Raw label codes of a mask file, int64 (H, W)."""

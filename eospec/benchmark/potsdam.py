@@ -27,10 +27,10 @@ from torch import Tensor
 
 from eospec.benchmark.datasets import (
     BENCHMARK_DATASETS,
-    REFLECTANCE_SCALE,
     SPLITS,
     BenchmarkDataset,
     DatasetNotFoundError,
+    scaled_reflectance,
 )
 from eospec.datasets.utils import shared_data_dir
 from eospec.errors import BenchmarkError
@@ -145,13 +145,7 @@ class EnMAPPotsdam(BenchmarkDataset):
         with rasterio.open(path) as source:
             if source.count != 224:
                 raise BenchmarkError(f"{str(path)!r} has {source.count} bands; EnMAP L2A tiles have 224")
-            raw = source.read(list(ENMAP_DEFAULT_BANDS)).astype(np.float32)
-            nodata = source.nodata
-        invalid = ~np.isfinite(raw).all(axis=0) | (raw == 0).all(axis=0)
-        if nodata is not None:
-            invalid |= (raw == np.float32(nodata)).any(axis=0)
-        reflectance = np.where(invalid[None], 0.0, raw * REFLECTANCE_SCALE).astype(np.float32)
-        return reflectance, ~invalid
+            return scaled_reflectance(source.read(list(ENMAP_DEFAULT_BANDS)).astype(np.float32), source.nodata)
 
 
 BENCHMARK_DATASETS[EnMAPPotsdam.name] = EnMAPPotsdam

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
@@ -34,6 +35,36 @@ def split_metrics(metrics: MetricCollection) -> tuple[MetricCollection, MetricCo
         ``(train, val, test)`` collections with prefixes ``train_``, ``val_`` and ``test_``.
     """
     return metrics.clone(prefix="train_"), metrics.clone(prefix="val_"), metrics.clone(prefix="test_")
+
+
+class EvaluationSteps:
+    """Mixin: ``validation_step`` and ``test_step`` log ``self._evaluate(batch, "val" | "test")``.
+
+    Put it before TorchGeo's ``BaseTask`` in the bases of a task that defines ``_evaluate``.
+    """
+
+    def _evaluate(self, batch: Any, prefix: str) -> None:
+        raise NotImplementedError
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Log the validation metrics of a batch.
+
+        Args:
+            batch: a batch of the task's data module.
+            batch_idx: index of the batch.
+            dataloader_idx: index of the dataloader.
+        """
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        """Log the test metrics of a batch.
+
+        Args:
+            batch: a batch of the task's data module.
+            batch_idx: index of the batch.
+            dataloader_idx: index of the dataloader.
+        """
+        self._evaluate(batch, "test")
 
 
 class SplitLoadersDataModule(LightningDataModule):

@@ -92,7 +92,7 @@ from torchgeo.trainers import BaseTask
 
 from eospec.models.backbones import SpectralEarthEncoder, SpecViTEncoder
 from eospec.models.foundation import get_foundation_model
-from eospec.trainers._common import check_band_stats
+from eospec.trainers._common import EvaluationSteps, check_band_stats
 from eospec.trainers.ssl import spectral_augmentations
 
 __all__ = ["DINOTask", "check_dino_settings", "teacher_temperature"]
@@ -178,7 +178,7 @@ def check_dino_settings(settings: dict[str, Any]) -> None:
         )
 
 
-class DINOTask(BaseTask):
+class DINOTask(EvaluationSteps, BaseTask):
     """DINO pretraining of a SpectralEarth encoder on two-date views (module docstring).
 
     Batches are dicts with ``image1`` and ``image2`` (float (N, B, H, W) reflectance, two dates of
@@ -550,23 +550,3 @@ class DINOTask(BaseTask):
         global_views, _ = self.views(batch, augment=False)
         loss, _ = self.dino_loss(global_views, [], update_center=False)
         self.log(f"{prefix}_loss", loss, batch_size=global_views[0].shape[0])
-
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the DINO loss of the unaugmented two views (the centre is not updated).
-
-        Args:
-            batch: as in :meth:`training_step`.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the DINO loss of the unaugmented two views (the centre is not updated).
-
-        Args:
-            batch: as in :meth:`training_step`.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "test")

@@ -43,7 +43,7 @@ from torchgeo.trainers import BaseTask
 from eospec.datasets.spectral_earth import random_dihedral
 from eospec.models.backbones import SpecViTEncoder
 from eospec.models.foundation import get_foundation_model
-from eospec.trainers._common import check_band_stats
+from eospec.trainers._common import EvaluationSteps, check_band_stats
 
 __all__ = ["MAEDecoder", "MAETask", "patchify", "random_masking", "unpatchify"]
 
@@ -175,7 +175,7 @@ class MAEDecoder(nn.Module):
         return out
 
 
-class MAETask(BaseTask):
+class MAETask(EvaluationSteps, BaseTask):
     """MAE pretraining of a Spec. ViT on SpectralEarth-like batches (module docstring).
 
     Batches are dicts with ``image`` (float (N, B, H, W) reflectance; or ``image1``, the first
@@ -401,23 +401,3 @@ class MAETask(BaseTask):
         self.log(f"{prefix}_loss", loss, batch_size=images.shape[0])
         if not self.hparams["norm_pix_loss"]:
             self.log(f"{prefix}_rmse", loss.sqrt(), batch_size=images.shape[0])
-
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the validation loss (and RMSE in reflectance).
-
-        Args:
-            batch: as in :meth:`training_step`.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the test loss (and RMSE in reflectance).
-
-        Args:
-            batch: as in :meth:`training_step`.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "test")
