@@ -483,6 +483,14 @@ def run_benchmark(
     root_path = Path(root) if root is not None else None
     for name in dict.fromkeys(spec.dataset for spec in runs):  # fail early on missing data
         dataset = get_benchmark_dataset(name)
+        if root_path is None and dataset.name != "enmap-potsdam":
+            from eospec.benchmark.datasets import AUTHORS_REPOSITORY, DOWNLOAD_PAGE, DatasetNotFoundError
+
+            raise DatasetNotFoundError(
+                f"{dataset.title} needs --root, the folder that holds the downloaded datasets "
+                f"({dataset.layout()}). Download them from {DOWNLOAD_PAGE} (free account) and the split files "
+                f"from {AUTHORS_REPOSITORY} (data/splits/{dataset.folder}/)"
+            )
         for split in ("train", "val", "test"):
             dataset(split=split, **_dataset_kwargs(root_path, dataset, config))
     out.mkdir(parents=True, exist_ok=True)

@@ -103,18 +103,16 @@ def benchmark_command(
     overwrite: bool,
     quiet: bool,
 ) -> None:
-    r"""Evaluate encoders on the SpectralEarth downstream datasets (Braham et al. 2024).
+    """Evaluate encoders on the SpectralEarth downstream datasets (Braham et al. 2024).
 
     Every dataset x encoder x protocol x seed is trained on the dataset's training split and
     scored on its test split; finished runs are kept in OUT/runs and skipped when the command is
     run again, so an interrupted benchmark resumes. Writes results.csv (one row per run),
     summary.csv and results.md (mean +/- std over seeds) and results.png (bar plot).
 
-    \b
-    Example (real EnMAP tiles of Potsdam, about 4 minutes on 2 CPU cores):
-      eospec benchmark --datasets enmap-potsdam --encoder vae_enmap \
-          --encoder random:vae_enmap --encoder raw-rf --encoder raw-logreg \
-          --protocol linear --seeds 3 --epochs 30 --batch-size 4 --lr 0.01 --out results/
+    Example, on the real EnMAP tiles of Potsdam (about a minute on 2 CPU cores):
+    eospec benchmark --datasets enmap-potsdam --encoder vae_enmap,random:vae_enmap,raw-rf,raw-logreg
+    --seeds 3 --epochs 30 --batch-size 4 --lr 0.01 --out results/potsdam
     """
     import eospec  # noqa: F401  (torchvision fallback before lightning is imported)
     from eospec.benchmark.datasets import parse_dataset_names

@@ -358,6 +358,70 @@ def comparison_table(results: list[dict[str, Any]], baseline: str = "baseline") 
     return "\n".join(lines)
 
 
+def parse_grid(assignments: Sequence[str], task: dict[str, Any]) -> dict[str, list[Any]]:
+    """Read ``--grid KEY=V1,V2,...`` options into ``{KEY: [V1, V2, ...]}`` (values read as YAML, then as float).
+
+    Raises:
+        ValueError: If an option is not ``KEY=V1,...`` or KEY is not an argument of the config's ``task``.
+    """
+    grid: dict[str, list[Any]] = {}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key or not raw:
+            raise ValueError(f"--grid {assignment!r} is invalid: write KEY=V1,V2, e.g. alpha=0.001,0.01,0.1")
+        if key not in task:
+            raise ValueError(f"--grid {assignment!r}: {key!r} is not a task setting; use one of {sorted(task)}")
+        values = []
+        for text in raw.split(","):
+            value = yaml.safe_load(text)
+            if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass
+            values.append(value)
+        grid[key] = values
+    return grid
+
+
+def expand_grid(
+    names: Sequence[str], variants: dict[str, dict[str, Any]], task: dict[str, Any], grid: dict[str, list[Any]]
+) -> dict[str, dict[str, Any]]:
+    """Every contrastive variant once per combination of the grid values; variants with alpha 0 stay single.
+
+    Returns ``{name: overrides}`` in order, the grid variants named ``"NAME [key=value, ...]"`` (the
+    name that :func:`select_on_validation` groups by).
+    """
+    import itertools
+
+    expanded: dict[str, dict[str, Any]] = {}
+    for name in names:
+        overrides = variants[name]
+        if not grid or float((task | overrides).get("alpha", 0.0)) == 0.0:
+            expanded[name] = dict(overrides)
+            continue
+        for values in itertools.product(*grid.values()):
+            setting = dict(zip(grid, values, strict=True))
+            label = ", ".join(
+                f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}" for key, value in setting.items()
+            )
+            expanded[f"{name} [{label}]"] = dict(overrides) | setting
+    return expanded
+
+
+def select_on_validation(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per variant of a ``--grid`` study, the setting with the best mean validation R2 (test R2 is never used).
+
+    Results named ``"NAME [settings]"`` are grouped by NAME; others are kept as they are, in order.
+    """
+    chosen: dict[str, dict[str, Any]] = {}
+    for result in results:
+        group = result["variant"].split(" [", 1)[0]
+        if group not in chosen or result["val_R2"]["mean"] > chosen[group]["val_R2"]["mean"]:
+            chosen[group] = result
+    return list(chosen.values())
+
+
 def print_tables(paths: Sequence[Path]) -> None:
     """Print the comparison table of the studies in JSON files (variants merged by name, first kept)."""
     results: dict[str, dict[str, Any]] = {}
@@ -374,6 +438,9 @@ def print_tables(paths: Sequence[Path]) -> None:
         )
     print()
     print(comparison_table(list(results.values())))
+    if any(" [" in name for name in results):
+        print("\nChosen on validation R2 (one setting per variant):\n")
+        print(comparison_table(select_on_validation(list(results.values()))))
     if greedy:
         baseline = [results["baseline"]] if "baseline" in results else []
         print("\nGreedy trials (chosen marks the path):\n")
@@ -421,6 +488,14 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         metavar="KEY=VALUE",
         help="override a config value by its dotted path, e.g. data.n_train=50 (VALUE is read as YAML); repeatable",
     )
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="train every contrastive variant once per value (repeatable: the product), e.g. alpha=0.001,0.01,0.1; "
+        "--tables then also reports the setting of best validation R2 per variant",
+    )
     parser.add_argument("--resume", action="store_true", help="reuse the finished variants found in --out")
     args = parser.parse_args(argv)
     if args.tables:
@@ -458,6 +533,14 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     unknown = [n for n in names if n not in config["variants"]]
     if unknown:
         parser.error(f"variants {unknown} are not in {args.config}: use some of {list(config['variants'])}")
+    try:
+        grid = parse_grid(args.grid, config["task"])
+    except ValueError as error:
+        parser.error(str(error))
+    if grid:
+        expanded = expand_grid(names, config["variants"], config["task"], grid)
+        config["variants"] = config["variants"] | expanded
+        names = list(expanded)
     if args.seeds:
         seeds = list(range(args.seeds))
     if args.epochs:
@@ -497,6 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "data": config["data"],
         "torch_threads": args.threads,
         "greedy_top": args.greedy_top,
+        "grid": grid,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "load_average_start": list(os.getloadavg()),

@@ -73,3 +73,10 @@ def test_potsdam_benchmark_real_tiles(shared_data: Path, tmp_path: Path) -> None
     table = pd.read_csv(out / "results.csv")
     assert len(table) == 12 and table[["OA", "F1", "mIoU"]].notna().all().all()
     print((out / "results.md").read_text())
+
+
+def test_benchmark_without_root_names_the_option(tmp_path: Path) -> None:
+    code, output = run_cli("benchmark", "--datasets", "enmap-nlcd", "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "EnMAP-NLCD (USA) needs --root" in " ".join(output.split())
+    assert not (tmp_path / "out").exists()

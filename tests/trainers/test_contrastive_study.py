@@ -121,3 +121,33 @@ def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monke
     assert json.loads(out.read_text())["results"][0]["runs"] == first["results"][0]["runs"]
     with pytest.raises(AssertionError, match="trained again"):  # other settings are not reused
         run_study.main([*argv, "--variants", "baseline", "--resume", "--set", "data.n_train=33"])
+
+
+def test_grid_expands_contrastive_variants_and_leaves_the_baseline_single(run_study):
+    task = {"alpha": 0.001, "radius": 0.01}
+    grid = run_study.parse_grid(["alpha=1e-3,0.1", "radius=0.01,0.1"], task)
+    assert grid == {"alpha": [0.001, 0.1], "radius": [0.01, 0.1]}  # "1e-3" is a string to YAML 1.1
+    variants = {"baseline": {"alpha": 0.0}, "flip": {"augmentations": ["spectral_flip"]}}
+    expanded = run_study.expand_grid(["baseline", "flip"], variants, task, grid)
+    assert list(expanded)[0] == "baseline" and expanded["baseline"] == {"alpha": 0.0}
+    assert len(expanded) == 1 + 2 * 2
+    assert expanded["flip [alpha=0.1, radius=0.01]"] == {
+        "augmentations": ["spectral_flip"],
+        "alpha": 0.1,
+        "radius": 0.01,
+    }
+    with pytest.raises(ValueError, match=r"'temprature' is not a task setting; use one of \['alpha', 'radius'\]"):
+        run_study.parse_grid(["temprature=0.5,1"], task)
+    with pytest.raises(ValueError, match="write KEY=V1,V2"):
+        run_study.parse_grid(["alpha"], task)
+
+
+def test_select_on_validation_picks_by_validation_never_by_test(run_study):
+    results = [
+        _fake_summary("baseline", 0.5),
+        _fake_summary("flip [alpha=0.001]", 0.6) | {"test_R2": {"mean": 0.9, "std": 0.0}},
+        _fake_summary("flip [alpha=0.1]", 0.7) | {"test_R2": {"mean": 0.1, "std": 0.0}},
+        _fake_summary("shift [alpha=0.1]", 0.4),
+    ]
+    chosen = run_study.select_on_validation(results)
+    assert [r["variant"] for r in chosen] == ["baseline", "flip [alpha=0.1]", "shift [alpha=0.1]"]
