@@ -53,7 +53,8 @@ class EnMAPPotsdam(BenchmarkDataset):
     """EnMAP Potsdam land cover (real L2A tiles): segmentation, 6 classes (module docstring).
 
     Args:
-        root: the Potsdam folder; None for ``<shared data>/enmap/potsdam``.
+        root: the Potsdam folder (or a folder holding ``potsdam/`` or ``enmap/potsdam/``); None, or a
+            folder without it, for ``<shared data>/enmap/potsdam``. ``self.root`` is the folder read.
         split: ``"train"`` (14 tiles), ``"val"`` (2) or ``"test"`` (2).
         transforms: a function applied to each sample dict.
         max_samples: keep the first N tiles of the split, or None.
@@ -101,9 +102,15 @@ class EnMAPPotsdam(BenchmarkDataset):
     def _find_files(self) -> list[tuple[Path, Path]]:
         if self.split not in SPLITS:  # pragma: no cover - checked by the base class
             raise ValueError(self.split)
-        roots = [self.root, self.root / "enmap" / "potsdam"]
+        # The given folder, the Potsdam folder inside a data folder, then the real data beside the checkout
+        # (so that --root pointing at the SpectralEarth downloads still finds it).
+        roots = [self.root, self.root / "potsdam", self.root / "enmap" / "potsdam"]
+        default = default_potsdam_root()
+        if default is not None:
+            roots.append(default)
         for folder in roots:
             if (folder / SPLIT_FILES[self.split]).is_file():
+                self.root = folder
                 break
         else:
             raise DatasetNotFoundError(

@@ -215,6 +215,16 @@ def test_potsdam_real_tiles(shared_data: Path) -> None:
     assert np.array_equal(mask[mask != IGNORE_INDEX], codes[mask != IGNORE_INDEX].astype(np.int64) - 1)
 
 
-def test_potsdam_missing_root_message(tmp_path: Path) -> None:
+def test_potsdam_missing_root_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(tmp_path / "absent"))
     with pytest.raises(DatasetNotFoundError, match="no train_files.csv"):
         EnMAPPotsdam(tmp_path, split="train")
+    with pytest.raises(DatasetNotFoundError, match="has no enmap/potsdam; pass its path with --root"):
+        EnMAPPotsdam(split="train")
+
+
+@pytest.mark.shared_data
+def test_potsdam_falls_back_to_shared_data(shared_data: Path, tmp_path: Path, fixture_root: Path) -> None:
+    """A --root that holds other datasets (or a potsdam/ folder) still finds the Potsdam tiles."""
+    assert EnMAPPotsdam(tmp_path, split="val").root == shared_data / "enmap" / "potsdam"
+    assert EnMAPPotsdam(fixture_root, split="val").root == fixture_root / "potsdam"
