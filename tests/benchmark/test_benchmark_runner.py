@@ -243,3 +243,27 @@ def test_missing_data_fails_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match="EnMAP-BNETD"):
         run_benchmark(["enmap-bnetd"], ["raw-rf"], tmp_path / "out", root=tmp_path, progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_adapter_protocol_needs_an_adapter_and_probe_head_is_linear() -> None:
+    from eospec.embedding import load_encoder
+    from eospec.trainers.finetune import LinearProbeHead, freeze_for_protocol
+
+    pixel = PixelEncoder(load_encoder("vae_enmap").module)
+    with pytest.raises(ValueError, match="protocol 'adapter' trains the spectral adapter, but this encoder has none"):
+        freeze_for_protocol(pixel, "adapter")
+    assert freeze_for_protocol(pixel, "linear") == [pixel]
+    assert not any(p.requires_grad for p in pixel.parameters())
+    head = LinearProbeHead(4, 3)
+    head.train()
+    head(torch.randn(8, 4, 5, 5) * 3 + 2)  # update the running statistics
+    head.eval()
+    x, y = torch.randn(2, 4, 5, 5), torch.randn(2, 4, 5, 5)
+    norm, conv = head[0], head[1]
+    expected = conv(
+        (x - norm.running_mean[None, :, None, None]) / torch.sqrt(norm.running_var + norm.eps)[None, :, None, None]
+    )
+    torch.testing.assert_close(head(x), expected)
+    # affine in the features at inference: f(x + y) - f(y) = f(x) - f(0)
+    zero = torch.zeros_like(x)
+    torch.testing.assert_close(head(x + y) - head(y), head(x) - head(zero), rtol=1e-5, atol=1e-5)
