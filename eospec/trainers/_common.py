@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lightning.pytorch import LightningDataModule
@@ -87,6 +87,25 @@ class SplitLoadersDataModule(LightningDataModule):
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size)
         self.num_workers = int(num_workers)
+
+    def set_splits(
+        self,
+        dataset_class: Callable[..., Dataset[dict[str, Tensor]]],
+        train: Sequence[Any],
+        val: Sequence[Any] | None,
+        test: Sequence[Any] | None,
+    ) -> None:
+        """Build the datasets from argument tuples, e.g. ``(spectra, targets)``; None leaves a split out.
+
+        Args:
+            dataset_class: the dataset type, called with each tuple's items.
+            train: arguments of the training set.
+            val: arguments of the validation set, or None.
+            test: arguments of the test set, or None.
+        """
+        self.train_dataset = dataset_class(*train)
+        self.val_dataset = dataset_class(*val) if val is not None else None
+        self.test_dataset = dataset_class(*test) if test is not None else None
 
     def train_dataloader(self) -> DataLoader[dict[str, Tensor]]:
         """Shuffled training batches (the last incomplete batch is dropped when there are several)."""

@@ -39,7 +39,7 @@ from torchmetrics import MeanAbsoluteError, MetricCollection, R2Score
 
 from eospec.losses import LOSS_FORMS, RegressionContrastiveLoss
 from eospec.models.feature_extractors import ContrastiveRegressor, get_feature_extractor, list_feature_extractors
-from eospec.trainers._common import SplitLoadersDataModule, split_metrics
+from eospec.trainers._common import EvaluationSteps, SplitLoadersDataModule, split_metrics
 
 __all__ = [
     "AUGMENTATION_MODES",
@@ -116,7 +116,7 @@ def _takes_wavelengths(builder: Any) -> bool:
         return False
 
 
-class ContrastiveRegressionTask(BaseTask):
+class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
     """Regression of spectra with the regression contrastive loss (Dhaini et al. 2024, Eq. 9-10).
 
     Args:
@@ -290,33 +290,15 @@ class ContrastiveRegressionTask(BaseTask):
             self.log_dict(self.train_metrics, batch_size=batch_size)
         return loss
 
-    def _evaluate(self, batch: Any, prefix: str, metrics: MetricCollection) -> None:
+    def _evaluate(self, batch: Any, prefix: str) -> None:
+        """Log the regression loss (MSE), R2 and MAE of a validation or test batch (accumulated)."""
+        metrics: MetricCollection = self.val_metrics if prefix == "val" else self.test_metrics
         x, y = self._unpack(batch)
         prediction = self.model(x)
         loss = self.criterion(prediction, y)
         self.log(f"{prefix}_loss", loss, batch_size=x.shape[0])
         metrics.update(prediction, y)
         self.log_dict(metrics, batch_size=x.shape[0])
-
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the validation regression loss (MSE), R2 and MAE (accumulated over the epoch).
-
-        Args:
-            batch: dict with ``"image"`` and ``"label"``.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "val", self.val_metrics)
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the test regression loss (MSE), R2 and MAE (accumulated over the test set).
-
-        Args:
-            batch: dict with ``"image"`` and ``"label"``.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "test", self.test_metrics)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Predict the targets of a batch.
@@ -385,6 +367,4 @@ class SpectraDataModule(SplitLoadersDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers)
-        self.train_dataset = SpectraDataset(*train)
-        self.val_dataset = SpectraDataset(*val) if val is not None else None
-        self.test_dataset = SpectraDataset(*test) if test is not None else None
+        self.set_splits(SpectraDataset, train, val, test)

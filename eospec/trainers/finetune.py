@@ -44,7 +44,7 @@ from torchmetrics.classification import (
 
 from eospec.models.backbones import SpectralEarthEncoder
 from eospec.models.foundation import get_foundation_model
-from eospec.trainers._common import split_metrics
+from eospec.trainers._common import EvaluationSteps, split_metrics
 
 __all__ = [
     "HEADS",
@@ -257,7 +257,7 @@ def _num_features(encoder: nn.Module) -> int:
     return int(features)
 
 
-class _FinetuneBase(BaseTask):
+class _FinetuneBase(EvaluationSteps, BaseTask):
     ignore = ("weights", "encoder")
     #: The encoder module passed to ``__init__`` (a tuple, so that it is set before ``nn.Module``
     #: is initialised), or empty to build one from ``model``.
@@ -315,25 +315,9 @@ class _FinetuneBase(BaseTask):
         """
         return self._step(batch, "train", self.train_metrics)
 
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Loss and metrics of a validation batch.
-
-        Args:
-            batch: TorchGeo batch dict.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._step(batch, "val", self.val_metrics)
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Loss and metrics of a test batch.
-
-        Args:
-            batch: TorchGeo batch dict.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._step(batch, "test", self.test_metrics)
+    def _evaluate(self, batch: Any, prefix: str) -> None:
+        """Log the loss and metrics of a validation or test batch."""
+        self._step(batch, prefix, self.val_metrics if prefix == "val" else self.test_metrics)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Class probabilities of a batch.

@@ -70,7 +70,7 @@ from torch.utils.data import Dataset
 from torchgeo.trainers import BaseTask
 
 from eospec.models.vae import KINDS, SpectralConverter, SpectralEncoder, SpectralVAE, kl_divergence
-from eospec.trainers._common import SplitLoadersDataModule
+from eospec.trainers._common import EvaluationSteps, SplitLoadersDataModule
 from eospec.trainers.contrastive import AUGMENTATION_MODES, OPTIMIZERS, AugmentationSpec, build_augmentations
 
 __all__ = [
@@ -131,7 +131,7 @@ def _training_spectra(task: nn.Module, what: str) -> Tensor:
     return spectra
 
 
-class VAETask(_OptimiserMixin, BaseTask):
+class VAETask(EvaluationSteps, _OptimiserMixin, BaseTask):
     """Pretraining of a :class:`~eospec.models.vae.SpectralVAE` (module docstring for the loss).
 
     The model's input normalisation is fitted on the training spectra at the start of ``fit``
@@ -337,26 +337,6 @@ class VAETask(_OptimiserMixin, BaseTask):
         self.log(f"{prefix}_kl", kl, batch_size=size)
         self.log(f"{prefix}_rmse", rmse, batch_size=size)
 
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the validation loss (full beta), per-band MSE, KL and RMSE in the input quantity.
-
-        Args:
-            batch: ``{"image": (N, B)}``.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the test loss, per-band MSE, KL and RMSE in the input quantity.
-
-        Args:
-            batch: ``{"image": (N, B)}``.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "test")
-
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Embeddings of a batch.
 
@@ -371,7 +351,7 @@ class VAETask(_OptimiserMixin, BaseTask):
         return self.model.embed(batch["image"])
 
 
-class MultiFidelityTask(_OptimiserMixin, BaseTask):
+class MultiFidelityTask(EvaluationSteps, _OptimiserMixin, BaseTask):
     """A low-fidelity encoder trained into a pretrained VAE's latent space through its frozen decoder.
 
     Only the new encoder is optimised; the high-fidelity decoder (and encoder, used for the latent
@@ -534,26 +514,6 @@ class MultiFidelityTask(_OptimiserMixin, BaseTask):
         rmse = torch.sqrt(torch.mean((self.model(batch["image"].float()) - batch["target"].float()) ** 2))
         self.log(f"{prefix}_rmse", rmse, batch_size=size)
 
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the validation loss terms and the conversion RMSE in the target's quantity.
-
-        Args:
-            batch: ``{"image": (N, B_lo), "target": (N, B_hi)}``.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        """Log the test loss terms and the conversion RMSE in the target's quantity.
-
-        Args:
-            batch: ``{"image": (N, B_lo), "target": (N, B_hi)}``.
-            batch_idx: index of the batch.
-            dataloader_idx: index of the dataloader.
-        """
-        self._evaluate(batch, "test")
-
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Converted spectra of a batch.
 
@@ -701,9 +661,7 @@ class PairedSpectraDataModule(SplitLoadersDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers)
-        self.train_dataset = PairedSpectraDataset(*train)
-        self.val_dataset = PairedSpectraDataset(*val) if val is not None else None
-        self.test_dataset = PairedSpectraDataset(*test) if test is not None else None
+        self.set_splits(PairedSpectraDataset, train, val, test)
 
 
 # ----------------------------------------------------------------------------------------------
