@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from _common import best_of
 
@@ -96,7 +96,7 @@ def child_floor(scene: str, points: str, patch: int, batch: int, workers: int) -
     import rasterio
     import torch
     from rasterio.windows import Window
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
 
     from eospec.samplers.point import centred_window
     from eospec.sensors import ENMAP_DEFAULT_BANDS
@@ -123,7 +123,8 @@ def child_floor(scene: str, points: str, patch: int, batch: int, workers: int) -
                     images.append(torch.from_numpy(data.astype(np.float32) * np.float32(1e-4)))
                 delivered += torch.stack(images).shape[0]
     else:
-        loader = DataLoader(Windows(scene, rows, cols, patch, bands), batch_size=batch, num_workers=workers)
+        windows = cast("Dataset[torch.Tensor]", Windows(scene, rows, cols, patch, bands))
+        loader: DataLoader[torch.Tensor] = DataLoader(windows, batch_size=batch, num_workers=workers)
         start = time.perf_counter()
         for images in loader:
             delivered += images.shape[0]

@@ -393,8 +393,10 @@ def _linear_module(
     with torch.no_grad():
         module.input_mean.copy_(torch.from_numpy(mean))
         module.input_scale.copy_(torch.from_numpy(scale))
-        module.layers[0].weight.copy_(torch.from_numpy(weight.reshape(1, -1)))
-        module.layers[0].bias.fill_(bias)
+        first = module.layers[0]
+        assert isinstance(first, torch.nn.Linear)
+        first.weight.copy_(torch.from_numpy(weight.reshape(1, -1)))
+        first.bias.fill_(bias)
     return module.eval()
 
 
@@ -582,6 +584,7 @@ def train_mlp(
         return _module_predict(trained, r) * y_scale + y_mean
 
     last = module.layers[-1]
+    assert isinstance(last, torch.nn.Linear)
     with torch.no_grad():  # fold the target standardisation into the output layer
         last.weight.mul_(y_scale)
         last.bias.mul_(y_scale).add_(y_mean)
@@ -690,6 +693,8 @@ def verify(
     """
     reference = fitted.predict(reflectance)
     loaded = load_model_file(metadata, weights)
+    if not isinstance(loaded, SpectralRegressor):
+        raise TypeError(f"{weights} holds a {type(loaded).__name__}, not a SpectralRegressor")
     deviation = {}
     for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
         module = loaded.to(dtype)

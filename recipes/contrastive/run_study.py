@@ -108,7 +108,7 @@ def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]
     centres = np.arange(start, stop + step / 2, step)
     library = library.resample(centres, np.full(centres.size, step))
     spectra = np.asarray(library.spectra, dtype=np.float32)
-    target = library.properties[str(data["property"])].to_numpy(dtype=np.float32)
+    target = library.props[str(data["property"])].to_numpy(dtype=np.float32)
     assigned = np.asarray(library.folds)
     keep = np.isfinite(target) & np.isfinite(spectra).all(axis=1)
     all_folds = sorted(int(f) for f in np.unique(assigned))

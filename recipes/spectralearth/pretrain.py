@@ -124,7 +124,7 @@ def pretrain(config: dict[str, Any], out: Path, quiet: bool = False) -> dict[str
     save_input_statistics(out / "statistics.npz", mean, std)
     data = SpectralEarthDataModule(**data_config)
     task = build_task(config["task"], mean, std)
-    trainer_config = {
+    trainer_config: dict[str, Any] = {
         "accelerator": "auto",
         "logger": False,
         "enable_checkpointing": False,
