@@ -15,7 +15,7 @@ radius :math:`r`:
 With the augmented view of every sample added to the batch (2N embeddings, each view carrying its
 sample's label), the pair (sample, its augmented view) has label distance 0 and is always positive.
 
-Two forms are implemented, both on the cosine similarity :math:`s_{ij} = z_i^\top z_j /
+The paper's two forms are implemented, both on the cosine similarity :math:`s_{ij} = z_i^\top z_j /
 (\lVert z_i \rVert \lVert z_j \rVert)` scaled by a temperature :math:`\tau`:
 
 ``"infonce"`` (the paper's Eq. 7-8, SimCLR's NT-Xent with label-ball positives):
@@ -40,6 +40,22 @@ are set to logit 0 and target 0; its value is :math:`\frac{M-1}{2M} L + \frac{M+
 the same minimiser and gradients scaled by :math:`(M-1)/(2M)`. We average over the distinct pairs
 only, so the loss does not carry that constant.
 
+``"rnc"`` (an extension, not in the paper: Rank-N-Contrast, Zha, Cao, Bhattacharjee et al. 2023,
+"Rank-N-Contrast: Learning Continuous Representations for Regression", NeurIPS, Eq. 2-3) drops the
+radius and ranks the samples by label distance instead. With the similarity
+:math:`s_{ij} = -\lVert z_i - z_j \rVert_2` (their default) and the label distance
+:math:`d_{ij} = \lVert y_i - y_j \rVert_1`, every other sample j of an anchor i is contrasted with
+the samples at least as far from i in label space,
+:math:`S_{ij} = \{k \ne i : d_{ik} \ge d_{ij}\}`:
+
+.. math::
+
+    L_{\mathrm{RnC}} = -\frac{1}{M (M - 1)} \sum_i \sum_{j \ne i}
+    \log \frac{\exp(s_{ij}/\tau)}{\sum_{k \in S_{ij}} \exp(s_{ik}/\tau)},
+
+so the embedding distances are pushed to follow the order of the label distances, which a radius
+(all-or-nothing positives) does not ask. Its authors use :math:`\tau = 2`.
+
 The total training loss is :math:`L = L_R + \alpha L_{\mathrm{contrastive}}` (the paper's Eq. 9-10,
 :math:`L_R` the mean squared error of the regression head); see
 :class:`eospec.trainers.ContrastiveRegressionTask`.
@@ -62,13 +78,17 @@ __all__ = [
     "LOSS_FORMS",
     "RegressionContrastiveLoss",
     "positive_pairs",
+    "rank_n_contrast_loss",
     "regression_contrastive_loss",
 ]
 
-LossForm = Literal["infonce", "bce"]
+LossForm = Literal["infonce", "bce", "rnc"]
 
 #: The implemented forms of the regression contrastive loss.
-LOSS_FORMS: tuple[str, ...] = ("infonce", "bce")
+LOSS_FORMS: tuple[str, ...] = ("infonce", "bce", "rnc")
+
+#: Anchors per chunk of the Rank-N-Contrast loss: its (chunk, M - 1, M - 1) mask stays below ~64 MiB.
+_RNC_CHUNK_ELEMENTS = 1 << 24
 
 
 def _check_options(radius: float, temperature: float, form: str) -> None:
@@ -114,6 +134,73 @@ def positive_pairs(labels: Tensor, radius: float) -> Tensor:
     return (distance <= radius) & ~eye
 
 
+def _append_views(embeddings: Tensor, labels: Tensor, embeddings_augmented: Tensor | None) -> tuple[Tensor, Tensor]:
+    if embeddings.ndim != 2:
+        raise ValueError(f"embeddings of shape {tuple(embeddings.shape)} are not (N, D): flatten them first")
+    labels = _as_label_matrix(labels, embeddings.shape[0])
+    if embeddings_augmented is None:
+        return embeddings, labels
+    if embeddings_augmented.shape != embeddings.shape:
+        raise ValueError(
+            f"augmented embeddings of shape {tuple(embeddings_augmented.shape)} differ from the embeddings' "
+            f"{tuple(embeddings.shape)}: pass one augmented view per sample, in the same order"
+        )
+    return torch.cat([embeddings, embeddings_augmented], dim=0), torch.cat([labels, labels], dim=0)
+
+
+def rank_n_contrast_loss(
+    embeddings: Tensor,
+    labels: Tensor,
+    embeddings_augmented: Tensor | None = None,
+    *,
+    temperature: float = 2.0,
+) -> Tensor:
+    """The Rank-N-Contrast loss (Zha et al. 2023, NeurIPS, Eq. 2-3); see the module docstring.
+
+    Similarity is the negative Euclidean distance between embeddings, label distance the L1
+    distance between label vectors (the defaults of the RnC paper). Memory grows as M^3 for M
+    embeddings; the anchors are processed in chunks so that a batch of 2 x 256 views needs about
+    64 MiB of masks.
+
+    Args:
+        embeddings: float tensor of shape (N, D).
+        labels: float tensor of shape (N,) or (N, s), the regression targets.
+        embeddings_augmented: optional float tensor of shape (N, D), the augmented views of the same
+            N samples, appended with the same labels.
+        temperature: tau > 0 dividing the similarities (2 in the RnC paper).
+
+    Returns:
+        A scalar float tensor (the embeddings' dtype); 0 (attached to the graph) for fewer than two
+        embeddings.
+
+    Raises:
+        ValueError: If ``temperature`` <= 0 or the shapes do not match.
+    """
+    if not temperature > 0.0:
+        raise ValueError(f"temperature {temperature!r} is invalid: use a value > 0, e.g. 2 (the RnC paper)")
+    embeddings, labels = _append_views(embeddings, labels, embeddings_augmented)
+    m = embeddings.shape[0]
+    if m < 2:
+        return embeddings.sum() * 0.0
+    labels = labels.to(embeddings.dtype)
+    exact = "donot_use_mm_for_euclid_dist"  # exact differences: a sample and its view are at distance 0
+    logits = -torch.cdist(embeddings, embeddings, p=2.0, compute_mode=exact) / temperature
+    label_distance = torch.cdist(labels, labels, p=1.0)
+    off_diagonal = ~torch.eye(m, dtype=torch.bool, device=embeddings.device)
+    logits = logits[off_diagonal].view(m, m - 1)  # row i: the other M - 1 samples
+    label_distance = label_distance[off_diagonal].view(m, m - 1)
+    chunk = max(1, _RNC_CHUNK_ELEMENTS // ((m - 1) * (m - 1)))
+    total = logits.new_zeros(())
+    for start in range(0, m, chunk):
+        rows = slice(start, start + chunk)
+        # farther[i, j, k]: sample k is at least as far from anchor i in label space as sample j is
+        farther = label_distance[rows, None, :] >= label_distance[rows, :, None]
+        expanded = logits[rows, None, :].expand(-1, m - 1, -1)
+        log_denominator = torch.logsumexp(expanded.masked_fill(~farther, float("-inf")), dim=2)
+        total = total + (logits[rows] - log_denominator).sum()
+    return -total / (m * (m - 1))
+
+
 def regression_contrastive_loss(
     embeddings: Tensor,
     labels: Tensor,
@@ -123,7 +210,7 @@ def regression_contrastive_loss(
     temperature: float = 1.0,
     form: LossForm | str = "infonce",
 ) -> Tensor:
-    """The regression contrastive loss of Dhaini et al. (2024), Eq. 7-8 (``"infonce"``) or the BCE form.
+    """The regression contrastive loss of Dhaini et al. (2024), Eq. 7-8 (``"infonce"``), the BCE form or RnC.
 
     See the module docstring for the equations.
 
@@ -133,9 +220,11 @@ def regression_contrastive_loss(
         embeddings_augmented: optional float tensor of shape (N, D): the embeddings of the
             augmented views of the same N samples (same order). They are appended to the batch with
             the same labels, so each sample and its view form a positive pair.
-        radius: label-ball radius r (Euclidean, in the label unit) defining positive pairs, >= 0.
-        temperature: tau, > 0; the cosine similarities are divided by it.
-        form: ``"infonce"`` (the paper's NT-Xent form) or ``"bce"`` (the authors' code).
+        radius: label-ball radius r (Euclidean, in the label unit) defining positive pairs, >= 0;
+            unused by ``"rnc"``, which ranks by label distance instead.
+        temperature: tau, > 0; the similarities are divided by it.
+        form: ``"infonce"`` (the paper's NT-Xent form), ``"bce"`` (the authors' code) or ``"rnc"``
+            (Rank-N-Contrast, :func:`rank_n_contrast_loss`).
 
     Returns:
         A scalar float tensor (the embeddings' dtype), 0 when there is no positive pair
@@ -146,17 +235,9 @@ def regression_contrastive_loss(
             do not match.
     """
     _check_options(radius, temperature, form)
-    if embeddings.ndim != 2:
-        raise ValueError(f"embeddings of shape {tuple(embeddings.shape)} are not (N, D): flatten them first")
-    labels = _as_label_matrix(labels, embeddings.shape[0])
-    if embeddings_augmented is not None:
-        if embeddings_augmented.shape != embeddings.shape:
-            raise ValueError(
-                f"augmented embeddings of shape {tuple(embeddings_augmented.shape)} differ from the embeddings' "
-                f"{tuple(embeddings.shape)}: pass one augmented view per sample, in the same order"
-            )
-        embeddings = torch.cat([embeddings, embeddings_augmented], dim=0)
-        labels = torch.cat([labels, labels], dim=0)
+    if form == "rnc":
+        return rank_n_contrast_loss(embeddings, labels, embeddings_augmented, temperature=temperature)
+    embeddings, labels = _append_views(embeddings, labels, embeddings_augmented)
     m = embeddings.shape[0]
     if m < 2:
         return embeddings.sum() * 0.0
@@ -182,8 +263,9 @@ class RegressionContrastiveLoss(nn.Module):
     Args:
         radius: label-ball radius r defining positive pairs (Euclidean distance between labels, in
             the label unit), >= 0.
-        temperature: tau > 0 dividing the cosine similarities.
-        form: ``"infonce"`` (the paper) or ``"bce"`` (the authors' public code).
+        temperature: tau > 0 dividing the similarities.
+        form: ``"infonce"`` (the paper), ``"bce"`` (the authors' public code) or ``"rnc"``
+            (Rank-N-Contrast, Zha et al. 2023; ``radius`` is then unused).
 
     Raises:
         ValueError: If ``form`` is unknown, ``radius`` < 0 or ``temperature`` <= 0.

@@ -8,7 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from eospec.losses import RegressionContrastiveLoss, positive_pairs, regression_contrastive_loss
+from eospec.losses import (
+    RegressionContrastiveLoss,
+    positive_pairs,
+    rank_n_contrast_loss,
+    regression_contrastive_loss,
+)
 
 
 def _reference(z1, labels, z2, radius, temperature, form):
@@ -184,3 +189,79 @@ def test_shape_errors():
         regression_contrastive_loss(torch.randn(3, 2), torch.rand(3), torch.randn(2, 2), radius=0.1)
     with pytest.raises(ValueError, match=r"embeddings of shape \(3, 2, 2\) are not \(N, D\)"):
         regression_contrastive_loss(torch.randn(3, 2, 2), torch.rand(3), radius=0.1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Rank-N-Contrast (Zha et al. 2023, Eq. 2-3)
+# ------------------------------------------------------------------------------------------------
+
+
+def _rnc_reference(z1, labels, z2, temperature):
+    """Loop over anchors i, others j and the set S_ij = {k != i : d_ik >= d_ij}, in Python floats."""
+    rows = [list(map(float, row)) for row in z1]
+    ys = [list(map(float, row)) if labels.ndim == 2 else [float(row)] for row in labels]
+    if z2 is not None:
+        rows += [list(map(float, row)) for row in z2]
+        ys += ys
+    m = len(rows)
+
+    def similarity(i, k):
+        return -math.sqrt(sum((u - v) ** 2 for u, v in zip(rows[i], rows[k], strict=True))) / temperature
+
+    def label_distance(i, k):
+        return sum(abs(u - v) for u, v in zip(ys[i], ys[k], strict=True))
+
+    total = 0.0
+    for i in range(m):
+        for j in range(m):
+            if j == i:
+                continue
+            farther = [k for k in range(m) if k != i and label_distance(i, k) >= label_distance(i, j)]
+            denominator = sum(math.exp(similarity(i, k)) for k in farther)
+            total += -math.log(math.exp(similarity(i, j)) / denominator)
+    return total / (m * (m - 1))
+
+
+@pytest.mark.parametrize("two_views", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rnc_matches_loop_reference(two_views, seed):
+    generator = torch.Generator().manual_seed(seed)
+    n = 6
+    z1 = torch.randn(n, 4, generator=generator, dtype=torch.float64)
+    z2 = torch.randn(n, 4, generator=generator, dtype=torch.float64) if two_views else None
+    labels = torch.rand(n, 2, generator=generator, dtype=torch.float64)
+    if seed == 2:
+        labels[3] = labels[1]  # ties: k is in S_ij when d_ik == d_ij
+    temperature = 0.5 + seed
+    expected = _rnc_reference(z1, labels, z2, temperature)
+    value = regression_contrastive_loss(z1, labels, z2, radius=0.0, temperature=temperature, form="rnc")
+    assert value.item() == pytest.approx(expected, rel=1e-10, abs=1e-12)
+
+
+def test_rnc_chunks_give_the_same_loss(monkeypatch):
+    import eospec.losses as losses
+
+    generator = torch.Generator().manual_seed(4)
+    z1, z2 = torch.randn(9, 3, generator=generator), torch.randn(9, 3, generator=generator)
+    y = torch.rand(9, generator=generator)
+    whole = losses.rank_n_contrast_loss(z1, y, z2)
+    monkeypatch.setattr(losses, "_RNC_CHUNK_ELEMENTS", 17 * 17 * 2)  # 2 anchors per chunk out of 18
+    assert losses.rank_n_contrast_loss(z1, y, z2).item() == pytest.approx(whole.item(), rel=1e-6)
+
+
+def test_rnc_prefers_embeddings_ordered_like_the_labels():
+    # 1-D labels; an embedding on a line in label order has a lower loss than the same points shuffled.
+    labels = torch.linspace(0.0, 1.0, 12)
+    ordered = torch.stack([labels * 4.0, torch.zeros(12)], dim=1)
+    shuffled = ordered[torch.randperm(12, generator=torch.Generator().manual_seed(0))]
+    assert rank_n_contrast_loss(ordered, labels).item() < rank_n_contrast_loss(shuffled, labels).item()
+
+
+def test_rnc_gradient_is_finite_for_identical_views_and_temperature_is_checked():
+    z = torch.randn(5, 3, requires_grad=True)
+    value = rank_n_contrast_loss(z, torch.rand(5), z.detach().clone())  # views at distance 0 from their samples
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(z.grad).all()
+    with pytest.raises(ValueError, match="temperature -1.0 is invalid"):
+        rank_n_contrast_loss(z, torch.rand(5), temperature=-1.0)
+    assert rank_n_contrast_loss(z[:1], torch.rand(1)).item() == 0.0

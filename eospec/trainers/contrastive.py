@@ -131,9 +131,10 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
             The defaults of ``alpha``, ``radius`` and ``temperature`` are those of the authors' code
             (``models.train``: ``tradeoff_cont=0.001``, ``thresh=0.01``; ``ContrastiveLoss``:
             ``temperature=1.0``); the radius is in the target's unit, so set it for your targets.
-        radius: label-ball radius r of positive pairs, in the target unit.
-        temperature: tau of the cosine similarities.
-        loss_form: ``"infonce"`` (the paper's Eq. 7-8) or ``"bce"`` (the authors' code).
+        radius: label-ball radius r of positive pairs, in the target unit (unused by ``"rnc"``).
+        temperature: tau of the similarities.
+        loss_form: ``"infonce"`` (the paper's Eq. 7-8), ``"bce"`` (the authors' code) or ``"rnc"``
+            (Rank-N-Contrast, Zha et al. 2023, an extension; see :mod:`eospec.losses`).
         augmentations: :mod:`eospec.augment` names or ``{"name": ..., **kwargs}`` mappings that make
             the second view; empty means the contrastive loss sees one view (label-ball positives only).
         augmentation_mode: ``"random"`` (one augmentation drawn per batch, as the authors' code) or

@@ -60,6 +60,7 @@ def _trainer(**kwargs) -> pl.Trainer:
         ("fc", 0.0, "infonce", None),
         ("fc", 0.05, "infonce", ["spectral_shift", "spectral_flip"]),
         ("fc", 0.05, "bce", ["band_erasure"]),
+        ("fc", 0.05, "rnc", ["nearest_neighbour_averaging"]),
         ("cnn1d", 0.05, "infonce", None),
     ],
 )
