@@ -19,6 +19,8 @@ Usage::
     python recipes/contrastive/run_study.py --config recipes/contrastive/soil.yaml --variants baseline,spectral_shift
     python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --set data.n_train=50 \
         --set data.n_val=50 --epochs 1000 --out scarce.json --resume   # another setting; reuse finished variants
+    python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --set data.snr_db=10 \
+        --chosen grid.json --epochs 300 --out longer.json   # the settings a --grid study chose, trained longer
 
 The JSON written by ``--out`` is rewritten after every variant (so an interrupted study keeps what
 it finished, and ``--resume`` skips those variants), and records the wall-clock and CPU time of
@@ -422,6 +424,19 @@ def select_on_validation(results: Sequence[dict[str, Any]]) -> list[dict[str, An
     return list(chosen.values())
 
 
+def chosen_settings(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
+    """``{name: task settings}`` of the setting chosen on validation R2 per variant in finished studies.
+
+    The results of the JSON files are merged by name (the first kept), as ``--tables`` does; a
+    variant without a grid (the baseline) is kept as it is.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        for result in json.loads(Path(path).read_text())["results"]:
+            results.setdefault(result["variant"], result)
+    return {result["variant"]: dict(result["task"]) for result in select_on_validation(list(results.values()))}
+
+
 def print_tables(paths: Sequence[Path]) -> None:
     """Print the comparison table of the studies in JSON files (variants merged by name, first kept)."""
     results: dict[str, dict[str, Any]] = {}
@@ -496,6 +511,14 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         help="train every contrastive variant once per value (repeatable: the product), e.g. alpha=0.001,0.01,0.1; "
         "--tables then also reports the setting of best validation R2 per variant",
     )
+    parser.add_argument(
+        "--chosen",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="train, per variant, the grid setting of best validation R2 in these finished studies (and their "
+        "baseline), e.g. with --epochs 300 to check longer training",
+    )
     parser.add_argument("--resume", action="store_true", help="reuse the finished variants found in --out")
     args = parser.parse_args(argv)
     if args.tables:
@@ -530,6 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         folds = list(quick.get("folds", folds))
     if args.variants:
         names = args.variants.split(",")
+    if args.chosen:
+        settings = chosen_settings(args.chosen)
+        config["variants"] = config["variants"] | settings
+        names = list(settings)
     unknown = [n for n in names if n not in config["variants"]]
     if unknown:
         parser.error(f"variants {unknown} are not in {args.config}: use some of {list(config['variants'])}")

@@ -151,3 +151,36 @@ def test_select_on_validation_picks_by_validation_never_by_test(run_study):
     ]
     chosen = run_study.select_on_validation(results)
     assert [r["variant"] for r in chosen] == ["baseline", "flip [alpha=0.1]", "shift [alpha=0.1]"]
+
+
+def test_chosen_settings_reads_the_validation_choice_of_finished_studies(run_study, tmp_path):
+    def summary(name: str, val_r2: float, task: dict[str, Any]) -> dict[str, Any]:
+        return _fake_summary(name, val_r2) | {"task": task}
+
+    first = tmp_path / "grid_a.json"
+    second = tmp_path / "grid_b.json"
+    first.write_text(
+        json.dumps(
+            {
+                "results": [
+                    summary("baseline", 0.5, {"alpha": 0.0}),
+                    summary("flip [alpha=0.001]", 0.6, {"alpha": 0.001, "augmentations": ["spectral_flip"]}),
+                ]
+            }
+        )
+    )
+    second.write_text(
+        json.dumps(
+            {
+                "results": [
+                    summary("flip [alpha=0.1]", 0.7, {"alpha": 0.1, "augmentations": ["spectral_flip"]}),
+                    summary("baseline", 0.9, {"alpha": 0.0, "note": "a duplicate: the first file's is kept"}),
+                ]
+            }
+        )
+    )
+    chosen = run_study.chosen_settings([first, second])
+    assert chosen == {
+        "baseline": {"alpha": 0.0},
+        "flip [alpha=0.1]": {"alpha": 0.1, "augmentations": ["spectral_flip"]},
+    }
