@@ -16,13 +16,19 @@ from eospec.losses import (
 )
 
 
-def _reference(z1, labels, z2, radius, temperature, form):
-    """Loop over pairs with Python floats: Dhaini et al. (2024) Eq. 7-8 and the BCE form."""
+def _python_rows(z1, labels, z2):
+    """Embeddings and labels as lists of Python floats, the augmented views appended with their labels."""
     rows = [list(map(float, row)) for row in z1]
     ys = [list(map(float, row)) if labels.ndim == 2 else [float(row)] for row in labels]
     if z2 is not None:
         rows += [list(map(float, row)) for row in z2]
         ys += ys
+    return rows, ys
+
+
+def _reference(z1, labels, z2, radius, temperature, form):
+    """Loop over pairs with Python floats: Dhaini et al. (2024) Eq. 7-8 and the BCE form."""
+    rows, ys = _python_rows(z1, labels, z2)
     m = len(rows)
 
     def cosine(a, b):
@@ -198,11 +204,7 @@ def test_shape_errors():
 
 def _rnc_reference(z1, labels, z2, temperature):
     """Loop over anchors i, others j and the set S_ij = {k != i : d_ik >= d_ij}, in Python floats."""
-    rows = [list(map(float, row)) for row in z1]
-    ys = [list(map(float, row)) if labels.ndim == 2 else [float(row)] for row in labels]
-    if z2 is not None:
-        rows += [list(map(float, row)) for row in z2]
-        ys += ys
+    rows, ys = _python_rows(z1, labels, z2)
     m = len(rows)
 
     def similarity(i, k):
