@@ -87,7 +87,7 @@ LossForm = Literal["infonce", "bce", "rnc"]
 #: The implemented forms of the regression contrastive loss.
 LOSS_FORMS: tuple[str, ...] = ("infonce", "bce", "rnc")
 
-#: Anchors per chunk of the Rank-N-Contrast loss: its (chunk, M - 1, M - 1) mask stays below ~64 MiB.
+#: Elements of one chunk of the Rank-N-Contrast loss, (anchors, M - 1, M - 1): 64 MiB of float32 working memory.
 _RNC_CHUNK_ELEMENTS = 1 << 24
 
 
@@ -159,8 +159,8 @@ def rank_n_contrast_loss(
 
     Similarity is the negative Euclidean distance between embeddings, label distance the L1
     distance between label vectors (the defaults of the RnC paper). Memory grows as M^3 for M
-    embeddings; the anchors are processed in chunks so that a batch of 2 x 256 views needs about
-    64 MiB of masks.
+    embeddings; the anchors are processed in chunks of at most 2^24 elements (64 MiB of float32
+    working memory), or of one anchor when M > 4097.
 
     Args:
         embeddings: float tensor of shape (N, D).

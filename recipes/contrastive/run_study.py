@@ -424,27 +424,31 @@ def select_on_validation(results: Sequence[dict[str, Any]]) -> list[dict[str, An
     return list(chosen.values())
 
 
+def merged_results(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The records of finished studies (JSON files) and their results merged by variant name, the first kept."""
+    records = [json.loads(Path(path).read_text()) for path in paths]
+    results: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for result in record["results"]:
+            results.setdefault(result["variant"], result)
+    return records, results
+
+
 def chosen_settings(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
     """``{name: task settings}`` of the setting chosen on validation R2 per variant in finished studies.
 
-    The results of the JSON files are merged by name (the first kept), as ``--tables`` does; a
-    variant without a grid (the baseline) is kept as it is.
+    The results are merged as ``--tables`` merges them (:func:`merged_results`); a variant without
+    a grid (the baseline) is kept as it is.
     """
-    results: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for result in json.loads(Path(path).read_text())["results"]:
-            results.setdefault(result["variant"], result)
+    results = merged_results(paths)[1]
     return {result["variant"]: dict(result["task"]) for result in select_on_validation(list(results.values()))}
 
 
 def print_tables(paths: Sequence[Path]) -> None:
     """Print the comparison table of the studies in JSON files (variants merged by name, first kept)."""
-    results: dict[str, dict[str, Any]] = {}
+    records, results = merged_results(paths)
     greedy: list[dict[str, Any]] = []
-    for path in paths:
-        record = json.loads(Path(path).read_text())
-        for result in record["results"]:
-            results.setdefault(result["variant"], result)
+    for path, record in zip(paths, records, strict=True):
         greedy += record.get("greedy", [])
         print(
             f"{path}: {record.get('status', 'done')}, seeds {record['seeds']}, {record['train']}, "
