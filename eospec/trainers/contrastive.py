@@ -16,6 +16,13 @@ spectrum, positives being the pairs whose labels are within a radius r. As in th
 :math:`t` is drawn at random per batch from the configured list, the regression loss uses the
 original spectra only, and ``alpha = 0`` is the baseline (no second view is computed).
 
+Two-stage training (``pretrain_epochs > 0``, an extension beyond the paper) follows the protocol of
+Rank-N-Contrast (Zha, Cao, Hu, Ye, Kang and Katabi 2023, "Rank-N-Contrast: learning continuous
+representations for regression", NeurIPS 2023, Sec. 3): the first ``pretrain_epochs`` epochs train
+the feature extractor with the contrastive loss alone, then the regression head is trained on the
+frozen extractor (``freeze_extractor=True``, the paper's linear-probe protocol) or the whole
+network is fine-tuned with :math:`L_R + \alpha L_{\mathrm{contrastive}}`.
+
 Batches are dicts with ``"image"`` (float (N, B) spectra) and ``"label"`` (float (N, s) or (N,)
 targets), as TorchGeo's datasets yield and :class:`SpectraDataModule` builds from arrays.
 """
@@ -144,7 +151,15 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         weight_decay: weight decay of the optimiser.
         optimizer: ``"adam"`` or ``"adamw"``.
         patience: patience (epochs) of a ReduceLROnPlateau scheduler on ``val_loss``; ``None`` keeps
-            the learning rate constant.
+            the learning rate constant. During contrastive pretraining ``val_loss`` is that of the
+            untrained head, so prefer ``None`` with ``pretrain_epochs > 0``.
+        pretrain_epochs: epochs of contrastive pretraining of the extractor alone (the loss is
+            L_contrastive; the head is not trained) before the regression stage; 0 trains jointly
+            from the start, as the paper. The trainer's ``max_epochs`` counts both stages.
+        freeze_extractor: in the regression stage, keep the extractor fixed (its weights and, for
+            the 1-D CNN, its batch-norm statistics) and train the head only on ``L_R``; ``False``
+            fine-tunes everything with ``L_R + alpha * L_contrastive``. With ``pretrain_epochs=0`` it
+            trains a head on a randomly initialised extractor (a control for the pretraining).
 
     Raises:
         ValueError: If ``model``, ``loss_form``, ``augmentation_mode``, ``optimizer`` or an
@@ -172,6 +187,8 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         weight_decay: float = 0.0,
         optimizer: str = "adam",
         patience: int | None = None,
+        pretrain_epochs: int = 0,
+        freeze_extractor: bool = False,
     ) -> None:
         if model not in list_feature_extractors():
             raise ValueError(
@@ -190,10 +207,15 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
             raise ValueError(f"alpha {alpha!r} is invalid: use a weight >= 0 (0 trains the baseline)")
         if not lr > 0.0:
             raise ValueError(f"lr {lr!r} is invalid: use a learning rate > 0, e.g. 1e-3")
+        if isinstance(pretrain_epochs, bool) or not isinstance(pretrain_epochs, int) or pretrain_epochs < 0:
+            raise ValueError(
+                f"pretrain_epochs {pretrain_epochs!r} is invalid: use a whole number of epochs >= 0 (0 trains jointly)"
+            )
         if wavelengths_nm is not None and len(wavelengths_nm) != in_bands:
             raise ValueError(
                 f"{len(wavelengths_nm)} wavelengths do not match in_bands={in_bands}: pass one centre (nm) per band"
             )
+        self._extractor_frozen = False
         super().__init__()
 
     def configure_models(self) -> None:
@@ -256,20 +278,57 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
                 x = augmentation(x)
             return x
 
+    @property
+    def pretraining(self) -> bool:
+        """Whether the current epoch is in the contrastive pretraining stage (``pretrain_epochs``)."""
+        return self.current_epoch < int(self.hparams["pretrain_epochs"])
+
+    def on_train_epoch_start(self) -> None:
+        """Freeze the extractor when the regression stage starts, if ``freeze_extractor`` is set."""
+        if self.hparams["freeze_extractor"] and not self.pretraining and not self._extractor_frozen:
+            self.model.extractor.requires_grad_(False)
+            self._extractor_frozen = True
+            self.model.extractor.eval()
+
+    def train(self, mode: bool = True) -> ContrastiveRegressionTask:
+        """Set the training mode, keeping a frozen extractor in evaluation mode (fixed batch-norm statistics).
+
+        Args:
+            mode: training (``True``) or evaluation mode.
+
+        Returns:
+            The task itself.
+        """
+        super().train(mode)
+        if mode and self._extractor_frozen:
+            self.model.extractor.eval()
+        return self
+
+    def _contrastive(self, x: Tensor, y: Tensor, features: Tensor) -> Tensor:
+        features_augmented = None
+        if len(self.augmentations) > 0:
+            features_augmented = self.model.extractor(self.augment(x))
+        loss: Tensor = self.contrastive_criterion(features, y, features_augmented)
+        return loss
+
     def _loss_terms(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         alpha = float(self.hparams["alpha"])
+        if self._extractor_frozen:
+            with torch.no_grad():
+                features = self.model.extractor(x)
+            prediction = self.model.head(features)
+            return prediction, self.criterion(prediction, y), prediction.new_zeros(())
         if alpha == 0.0:
             prediction = self.model(x)
             return prediction, self.criterion(prediction, y), prediction.new_zeros(())
         prediction, features = self.model.forward_features(x)
-        features_augmented = None
-        if len(self.augmentations) > 0:
-            features_augmented = self.model.forward_features(self.augment(x))[1]
-        contrastive = self.contrastive_criterion(features, y, features_augmented)
-        return prediction, self.criterion(prediction, y), contrastive
+        return prediction, self.criterion(prediction, y), self._contrastive(x, y, features)
 
     def training_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
         """Compute L_R + alpha * L_contrastive on a batch and log its terms and metrics.
+
+        In the pretraining stage (``pretrain_epochs``) the loss is L_contrastive alone, on the
+        extractor's embeddings; with a frozen extractor in the regression stage it is L_R alone.
 
         Args:
             batch: dict with ``"image"`` (N, B) and ``"label"`` (N, s) or (N,).
@@ -280,6 +339,11 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
             The total loss (a scalar tensor).
         """
         x, y = self._unpack(batch)
+        if self.pretraining:
+            contrastive = self._contrastive(x, y, self.model.extractor(x))
+            self.log("train_loss", contrastive, batch_size=x.shape[0])
+            self.log("train_contrastive_loss", contrastive, batch_size=x.shape[0])
+            return contrastive
         prediction, regression, contrastive = self._loss_terms(x, y)
         loss = regression + float(self.hparams["alpha"]) * contrastive
         batch_size = x.shape[0]

@@ -21,6 +21,11 @@ Usage::
         --set data.n_val=50 --epochs 1000 --out scarce.json --resume   # another setting; reuse finished variants
     python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --set data.snr_db=10 \
         --chosen grid.json --epochs 300 --out longer.json   # the settings a --grid study chose, trained longer
+    python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --grid pretrain_epochs=100 \
+        --grid freeze_extractor=true,false --out two_stage.json   # contrastive pretraining, then regression
+
+``train.max_epochs`` counts the regression epochs: a variant with ``pretrain_epochs`` P trains for
+P + ``max_epochs`` epochs in all, so its regression stage is as long as the baseline's training.
 
 The JSON written by ``--out`` is rewritten after every variant (so an interrupted study keeps what
 it finished, and ``--resume`` skips those variants), and records the wall-clock and CPU time of
@@ -143,8 +148,9 @@ def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) 
         "wavelengths_nm": split.wavelengths_nm.tolist(),
     } | task_kwargs
     task = ContrastiveRegressionTask(**kwargs)
+    epochs = int(train["max_epochs"]) + int(kwargs.get("pretrain_epochs", 0))  # max_epochs counts regression epochs
     trainer = pl.Trainer(
-        max_epochs=int(train["max_epochs"]),
+        max_epochs=epochs,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
@@ -164,7 +170,7 @@ def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) 
         "val": r2_mae(split.val[1], val_prediction),
         "test_prediction": test_prediction,
         "seconds": seconds,
-        "seconds_per_epoch": seconds / int(train["max_epochs"]),
+        "seconds_per_epoch": seconds / epochs,
     }
 
 
