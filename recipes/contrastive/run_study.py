@@ -133,10 +133,14 @@ def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]
 # ------------------------------------------------------------------------------------------------
 
 
-def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) -> dict[str, Any]:
-    """Train one variant on one split; return its predictions and scores."""
+def fit_task(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) -> tuple[Any, float, int]:
+    """Train a :class:`~eospec.trainers.ContrastiveRegressionTask` on one split.
+
+    ``train["max_epochs"]`` counts the regression epochs; a two-stage task trains its
+    ``pretrain_epochs`` on top. Returns the task (in evaluation mode), the training time in seconds
+    and the number of epochs trained.
+    """
     import lightning.pytorch as pl
-    import torch
 
     from eospec.trainers import ContrastiveRegressionTask, SpectraDataModule
 
@@ -148,7 +152,7 @@ def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) 
         "wavelengths_nm": split.wavelengths_nm.tolist(),
     } | task_kwargs
     task = ContrastiveRegressionTask(**kwargs)
-    epochs = int(train["max_epochs"]) + int(kwargs.get("pretrain_epochs", 0))  # max_epochs counts regression epochs
+    epochs = int(train["max_epochs"]) + int(kwargs.get("pretrain_epochs", 0))
     trainer = pl.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -160,9 +164,18 @@ def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) 
         num_sanity_val_steps=0,
     )
     start = time.perf_counter()
-    trainer.fit(task, data)
+    if epochs > 0:
+        trainer.fit(task, data)
     seconds = time.perf_counter() - start
     task.eval()
+    return task, seconds, epochs
+
+
+def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) -> dict[str, Any]:
+    """Train one variant on one split; return its predictions and scores."""
+    import torch
+
+    task, seconds, epochs = fit_task(split, task_kwargs, train)
     with torch.no_grad():
         val_prediction = task(torch.from_numpy(split.val[0])).numpy()
         test_prediction = task(torch.from_numpy(split.test[0])).numpy()
@@ -170,7 +183,7 @@ def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) 
         "val": r2_mae(split.val[1], val_prediction),
         "test_prediction": test_prediction,
         "seconds": seconds,
-        "seconds_per_epoch": seconds / epochs,
+        "seconds_per_epoch": seconds / max(epochs, 1),
     }
 
 

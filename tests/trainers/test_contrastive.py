@@ -117,6 +117,92 @@ def test_baseline_never_builds_a_second_view(monkeypatch):
     assert loss.item() == pytest.approx(torch.mean((task(batch["image"]) - batch["label"]) ** 2).item(), rel=1e-6)
 
 
+class _StateRecorder(pl.Callback):
+    """The extractor's and the head's state (weights and batch-norm statistics) after every epoch."""
+
+    def __init__(self) -> None:
+        self.states: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        model = pl_module.model
+        self.states.append(
+            (
+                {k: v.clone() for k, v in model.extractor.state_dict().items()},
+                {k: v.clone() for k, v in model.head.state_dict().items()},
+            )
+        )
+
+
+def _same(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]) -> bool:
+    return all(torch.equal(first[key], second[key]) for key in first)
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_two_stage_trains_the_extractor_first_then_the_head(freeze):
+    pl.seed_everything(0, verbose=False)
+    spectra, abundances = _mixtures(64)
+    data = SpectraDataModule((spectra, abundances), batch_size=32)
+    task = ContrastiveRegressionTask(
+        model="cnn1d",  # batch norm: its running statistics must stay fixed too when frozen
+        in_bands=N_BANDS,
+        num_outputs=3,
+        model_kwargs={"channels": (4, 8), "out_features": 8},
+        alpha=0.01,
+        loss_form="rnc",
+        temperature=2.0,
+        pretrain_epochs=2,
+        freeze_extractor=freeze,
+    )
+    initial_head = {k: v.clone() for k, v in task.model.head.state_dict().items()}
+    initial_extractor = {k: v.clone() for k, v in task.model.extractor.state_dict().items()}
+    recorder = _StateRecorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _trainer(max_epochs=4, callbacks=[recorder], limit_val_batches=0).fit(task, data)
+    (extractor_1, head_1), (extractor_2, head_2), _, (extractor_4, head_4) = recorder.states
+    # pretraining: the extractor learns, the head is untouched
+    assert not _same(initial_extractor, extractor_1) and not _same(extractor_1, extractor_2)
+    assert _same(initial_head, head_1) and _same(initial_head, head_2)
+    # regression: the head learns; the extractor is fixed only when frozen
+    assert not _same(head_2, head_4)
+    assert _same(extractor_2, extractor_4) is freeze
+    assert all(p.requires_grad is not freeze for p in task.model.extractor.parameters())
+    task.train()
+    assert task.model.extractor.training is not freeze and task.model.head.training
+
+
+def test_two_stage_losses_match_an_independent_computation():
+    torch.manual_seed(0)
+    batch = _batch()
+    task = ContrastiveRegressionTask(
+        in_bands=N_BANDS,
+        num_outputs=3,
+        alpha=0.3,
+        radius=0.2,
+        temperature=0.7,
+        pretrain_epochs=1,
+        freeze_extractor=True,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log outside a Trainer
+        assert task.pretraining  # epoch 0 of 1 pretraining epoch
+        pretraining_loss = task.training_step(batch, 0)
+        features = task.model.extractor(batch["image"])
+        expected = regression_contrastive_loss(features, batch["label"], radius=0.2, temperature=0.7)
+        assert pretraining_loss.item() == pytest.approx(expected.item(), rel=1e-5)
+        pretraining_loss.backward()
+        assert all(p.grad is None for p in task.model.head.parameters())
+        task.zero_grad(set_to_none=True)
+        task.hparams["pretrain_epochs"] = 0  # as if the regression stage had started
+        task.on_train_epoch_start()
+        regression_loss = task.training_step(batch, 0)
+    mse = torch.mean((task.model.head(task.model.extractor(batch["image"])) - batch["label"]) ** 2)
+    assert regression_loss.item() == pytest.approx(mse.item(), rel=1e-6)  # L_R alone: nothing to contrast
+    regression_loss.backward()
+    assert all(p.grad is None for p in task.model.extractor.parameters())
+    assert all(p.grad is not None for p in task.model.head.parameters())
+
+
 def test_augment_modes():
     x = _batch(8)["image"]
     random_mode = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, augmentations=["spectral_flip"])
@@ -185,6 +271,8 @@ def test_single_target_labels_of_shape_n():
         ({"augmentations": [{"max_shift_nm": 3}]}, ValueError, "augmentation .* is invalid"),
         ({"augmentations": [{"name": "band_erasure", "colour": 1}]}, ValueError, "band_erasure"),
         ({"wavelengths_nm": [500.0, 600.0]}, ValueError, f"2 wavelengths do not match in_bands={N_BANDS}"),
+        ({"pretrain_epochs": -1}, ValueError, "pretrain_epochs -1 is invalid"),
+        ({"pretrain_epochs": 2.5}, ValueError, "pretrain_epochs 2.5 is invalid: use a whole number of epochs"),
     ],
 )
 def test_invalid_options_raise(kwargs, error, match):

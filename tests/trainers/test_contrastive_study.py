@@ -184,3 +184,25 @@ def test_chosen_settings_reads_the_validation_choice_of_finished_studies(run_stu
         "baseline": {"alpha": 0.0},
         "flip [alpha=0.1]": {"alpha": 0.1, "augmentations": ["spectral_flip"]},
     }
+
+
+def test_two_stage_variants_train_their_pretraining_epochs_on_top_of_max_epochs(run_study, monkeypatch):
+    import lightning.pytorch as pl
+
+    epochs: list[int] = []
+    real_trainer = pl.Trainer
+
+    def recording_trainer(**kwargs: Any) -> Any:
+        epochs.append(kwargs["max_epochs"])
+        return real_trainer(**kwargs)
+
+    monkeypatch.setattr(pl, "Trainer", recording_trainer)
+    generator = np.random.default_rng(0)
+    part = (generator.random((16, 8), dtype=np.float32), generator.random((16, 2), dtype=np.float32))
+    split = run_study.Split("tiny", 0, part, part, part, np.linspace(400.0, 900.0, 8))
+    train = {"max_epochs": 1, "batch_size": 8}
+    base = {"model": "fc", "model_kwargs": {"hidden": [8, 4]}, "alpha": 0.0}
+    for kwargs in (base, base | {"pretrain_epochs": 2, "loss_form": "rnc"}):
+        result = run_study.train_one(split, kwargs, train)
+        assert result["seconds_per_epoch"] == pytest.approx(result["seconds"] / epochs[-1])
+    assert epochs == [1, 3]  # max_epochs counts the regression epochs; pretraining comes on top

@@ -1,0 +1,64 @@
+"""The ridge probe of extractor features (recipes/contrastive/probe_features.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
+
+
+@pytest.fixture
+def probe(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(RECIPES))
+    monkeypatch.delitem(sys.modules, "run_study", raising=False)
+    spec = importlib.util.spec_from_file_location("probe_features", RECIPES / "probe_features.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("run_study", None)
+
+
+def test_parse_pretraining_reads_settings_and_rejects_malformed_options(probe):
+    name, settings = probe.parse_pretraining("rnc=loss_form:rnc,temperature:2,radius:1e-3")
+    assert name == "rnc" and settings == {"loss_form": "rnc", "temperature": 2, "radius": 0.001}
+    for bad in ("rnc", "rnc=", "=loss_form:rnc", "rnc=loss_form", "rnc=loss_form:rnc,:2"):
+        with pytest.raises(ValueError, match=f"--pretrain '{bad}' is invalid: write NAME=KEY:VALUE"):
+            probe.parse_pretraining(bad)
+
+
+def test_ridge_probe_matches_a_least_squares_fit_when_features_hold_the_targets(probe):
+    generator = np.random.default_rng(0)
+    targets = generator.random((200, 3))
+    mixing = generator.normal(size=(3, 8))
+    features = targets @ mixing  # an invertible linear image of the targets: R2 1
+    assert probe.ridge_probe(features[:150], targets[:150], features[150:], targets[150:]) == pytest.approx(
+        1.0, abs=1e-4
+    )
+    noise = generator.normal(size=(200, 8))  # features unrelated to the targets: R2 about 0 or below
+    assert probe.ridge_probe(noise[:150], targets[:150], noise[150:], targets[150:]) < 0.1
+
+
+@pytest.mark.shared_data
+def test_probe_runs_on_a_small_synthetic_problem(shared_data, probe, tmp_path, monkeypatch):
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    out = tmp_path / "probe.json"
+    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--seeds", "1", "--pretrain-epochs", "1"]
+    argv += ["--set", "data.n_pixels=300", "--set", "data.n_train=100", "--set", "data.n_val=50"]
+    argv += ["--set", "train.max_epochs=1", "--pretrain", "rnc=loss_form:rnc,temperature:2", "--out", str(out)]
+    assert probe.main(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["extractor"] for row in rows] == ["spectra (no extractor)", "random", "baseline", "rnc"]
+    assert rows[3]["task"]["pretrain_epochs"] == 1 and rows[3]["task"]["loss_form"] == "rnc"
+    assert all(np.isfinite(row["probe_R2"]) and row["probe_R2"] <= 1.0 for row in rows)
+    assert all(row["feature_norm"] > 0 and 0.0 <= row["dead_features"] <= 1.0 for row in rows[1:])
+    with pytest.raises(SystemExit) as exit_info:
+        probe.main([*argv[:2], "--pretrain", "rnc"])
+    assert exit_info.value.code == 2
