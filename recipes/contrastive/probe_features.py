@@ -29,7 +29,6 @@ import json
 import logging
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -113,14 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--out", type=Path, help="write the per-seed figures as JSON here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    import torch
-
-    torch.set_num_threads(args.threads)
+    run_study.quiet_training(args.threads)
     config = yaml.safe_load(args.config.read_text())
     try:
         for assignment in args.set:

@@ -503,6 +503,18 @@ def set_value(config: dict[str, Any], assignment: str) -> None:
     node[leaf] = yaml.safe_load(raw)
 
 
+def quiet_training(threads: int) -> None:
+    """Log progress lines with times, silence Lightning's chatter, and set the torch threads."""
+    import torch
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    torch.set_num_threads(threads)
+
+
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, help="YAML study config")
@@ -549,15 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         return 0
     if args.config is None:
         parser.error("--config is required (or --tables to print finished studies)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "lightning.pytorch.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="lightning")
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-
-    import torch
-
-    torch.set_num_threads(args.threads)
+    quiet_training(args.threads)
     config = yaml.safe_load(args.config.read_text())
     for assignment in args.set:
         try:
