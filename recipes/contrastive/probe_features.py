@@ -147,10 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     for name in dict.fromkeys(row["extractor"] for row in rows):
         mine = [row for row in rows if row["extractor"] == name]
         r2 = np.array([row["probe_R2"] for row in mine])
-        norm = np.mean([row.get("feature_norm", np.nan) for row in mine])
-        dead = np.mean([row.get("dead_features", np.nan) for row in mine])
         spread = r2.std(ddof=1) if r2.size > 1 else 0.0
-        print(f"| {name} | {r2.mean():.3f} +/- {spread:.3f} | {norm:.2f} | {dead:.2f} |")
+        norm, dead = "-", "-"  # the spectra themselves have no features
+        if "feature_norm" in mine[0]:
+            norm = f"{np.mean([row['feature_norm'] for row in mine]):.2f}"
+            dead = f"{np.mean([row['dead_features'] for row in mine]):.2f}"
+        print(f"| {name} | {r2.mean():.3f} +/- {spread:.3f} | {norm} | {dead} |")
     seconds = time.perf_counter() - start
     print(f"\n{len(seeds)} seeds, {seconds:.0f} s")
     if args.out is not None:

@@ -47,7 +47,7 @@ def test_ridge_probe_matches_a_least_squares_fit_when_features_hold_the_targets(
 
 
 @pytest.mark.shared_data
-def test_probe_runs_on_a_small_synthetic_problem(shared_data, probe, tmp_path, monkeypatch):
+def test_probe_runs_on_a_small_synthetic_problem(shared_data, probe, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
     out = tmp_path / "probe.json"
     argv = ["--config", str(RECIPES / "synthetic.yaml"), "--seeds", "1", "--pretrain-epochs", "1"]
@@ -59,6 +59,9 @@ def test_probe_runs_on_a_small_synthetic_problem(shared_data, probe, tmp_path, m
     assert rows[3]["task"]["pretrain_epochs"] == 1 and rows[3]["task"]["loss_form"] == "rnc"
     assert all(np.isfinite(row["probe_R2"]) and row["probe_R2"] <= 1.0 for row in rows)
     assert all(row["feature_norm"] > 0 and 0.0 <= row["dead_features"] <= 1.0 for row in rows[1:])
+    table = capsys.readouterr().out.splitlines()
+    spectra_row = next(line for line in table if line.startswith("| spectra (no extractor) |"))
+    assert spectra_row.endswith("| - | - |") and f"{rows[0]['probe_R2']:.3f} +/- 0.000" in spectra_row
     with pytest.raises(SystemExit) as exit_info:
         probe.main([*argv[:2], "--pretrain", "rnc"])
     assert exit_info.value.code == 2
