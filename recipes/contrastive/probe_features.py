@@ -60,16 +60,7 @@ def parse_pretraining(option: str) -> tuple[str, dict[str, Any]]:
         raise ValueError(
             f"--pretrain {option!r} is invalid: write NAME=KEY:VALUE,..., e.g. rnc=loss_form:rnc,temperature:2"
         )
-    settings: dict[str, Any] = {}
-    for key, _, text in items:
-        value = yaml.safe_load(text)
-        if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        settings[key] = value
-    return name, settings
+    return name, {key: run_study.read_value(text) for key, _, text in items}
 
 
 def ridge_probe(

@@ -379,6 +379,17 @@ def comparison_table(results: list[dict[str, Any]], baseline: str = "baseline") 
     return "\n".join(lines)
 
 
+def read_value(text: str) -> Any:
+    """A command-line value read as YAML, then as a float (YAML 1.1 reads ``1e-3`` as a string)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
 def parse_grid(assignments: Sequence[str], task: dict[str, Any]) -> dict[str, list[Any]]:
     """Read ``--grid KEY=V1,V2,...`` options into ``{KEY: [V1, V2, ...]}`` (values read as YAML, then as float).
 
@@ -392,16 +403,7 @@ def parse_grid(assignments: Sequence[str], task: dict[str, Any]) -> dict[str, li
             raise ValueError(f"--grid {assignment!r} is invalid: write KEY=V1,V2, e.g. alpha=0.001,0.01,0.1")
         if key not in task:
             raise ValueError(f"--grid {assignment!r}: {key!r} is not a task setting; use one of {sorted(task)}")
-        values = []
-        for text in raw.split(","):
-            value = yaml.safe_load(text)
-            if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
-                try:
-                    value = float(value)
-                except ValueError:
-                    pass
-            values.append(value)
-        grid[key] = values
+        grid[key] = [read_value(text) for text in raw.split(",")]
     return grid
 
 
