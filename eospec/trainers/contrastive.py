@@ -215,7 +215,6 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
             raise ValueError(
                 f"{len(wavelengths_nm)} wavelengths do not match in_bands={in_bands}: pass one centre (nm) per band"
             )
-        self._extractor_frozen = False
         super().__init__()
 
     def configure_models(self) -> None:
@@ -283,11 +282,15 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         """Whether the current epoch is in the contrastive pretraining stage (``pretrain_epochs``)."""
         return self.current_epoch < int(self.hparams["pretrain_epochs"])
 
+    @property
+    def extractor_frozen(self) -> bool:
+        """Whether the extractor is fixed: ``freeze_extractor`` is set and the regression stage has started."""
+        return bool(self.hparams["freeze_extractor"]) and not self.pretraining
+
     def on_train_epoch_start(self) -> None:
-        """Freeze the extractor when the regression stage starts, if ``freeze_extractor`` is set."""
-        if self.hparams["freeze_extractor"] and not self.pretraining and not self._extractor_frozen:
-            self.model.extractor.requires_grad_(False)
-            self._extractor_frozen = True
+        """Freeze the extractor (weights and batch-norm statistics) once the regression stage starts, if asked."""
+        self.model.extractor.requires_grad_(not self.extractor_frozen)
+        if self.extractor_frozen:
             self.model.extractor.eval()
 
     def train(self, mode: bool = True) -> ContrastiveRegressionTask:
@@ -300,7 +303,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
             The task itself.
         """
         super().train(mode)
-        if mode and self._extractor_frozen:
+        if mode and self.extractor_frozen:
             self.model.extractor.eval()
         return self
 
@@ -313,7 +316,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
 
     def _loss_terms(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         alpha = float(self.hparams["alpha"])
-        if self._extractor_frozen:
+        if self.extractor_frozen:
             with torch.no_grad():
                 features = self.model.extractor(x)
             prediction = self.model.head(features)

@@ -34,7 +34,7 @@ def test_parse_pretraining_reads_settings_and_rejects_malformed_options(probe):
             probe.parse_pretraining(bad)
 
 
-def test_ridge_probe_matches_a_least_squares_fit_when_features_hold_the_targets(probe):
+def test_ridge_probe_scores_one_when_features_hold_the_targets_and_none_for_noise(probe):
     generator = np.random.default_rng(0)
     targets = generator.random((200, 3))
     mixing = generator.normal(size=(3, 8))
