@@ -160,6 +160,10 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
             the 1-D CNN, its batch-norm statistics) and train the head only on ``L_R``; ``False``
             fine-tunes everything with ``L_R + alpha * L_contrastive``. With ``pretrain_epochs=0`` it
             trains a head on a randomly initialised extractor (a control for the pretraining).
+        augment_regression: also feed the regression loss the augmented view (plain data
+            augmentation): ``L_R`` is computed on ``augment(x)`` instead of ``x``, while the
+            contrastive term is unchanged. With ``alpha=0`` this is the control that separates what
+            an augmentation does as training data from what the contrastive loss does with it.
 
     Raises:
         ValueError: If ``model``, ``loss_form``, ``augmentation_mode``, ``optimizer`` or an
@@ -189,6 +193,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         patience: int | None = None,
         pretrain_epochs: int = 0,
         freeze_extractor: bool = False,
+        augment_regression: bool = False,
     ) -> None:
         if model not in list_feature_extractors():
             raise ValueError(
@@ -316,15 +321,19 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
 
     def _loss_terms(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         alpha = float(self.hparams["alpha"])
+        x_regression = self.augment(x) if self.hparams["augment_regression"] else x
         if self.extractor_frozen:
             with torch.no_grad():
-                features = self.model.extractor(x)
+                features = self.model.extractor(x_regression)
             prediction = self.model.head(features)
             return prediction, self.criterion(prediction, y), prediction.new_zeros(())
         if alpha == 0.0:
-            prediction = self.model(x)
+            prediction = self.model(x_regression)
             return prediction, self.criterion(prediction, y), prediction.new_zeros(())
-        prediction, features = self.model.forward_features(x)
+        if x_regression is x:
+            prediction, features = self.model.forward_features(x)
+        else:
+            prediction, features = self.model(x_regression), self.model.extractor(x)
         return prediction, self.criterion(prediction, y), self._contrastive(x, y, features)
 
     def training_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:

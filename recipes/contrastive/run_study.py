@@ -23,6 +23,13 @@ Usage::
         --chosen grid.json --epochs 300 --out longer.json   # the settings a --grid study chose, trained longer
     python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --grid pretrain_epochs=100 \
         --grid freeze_extractor=true,false --out two_stage.json   # contrastive pretraining, then regression
+    python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --perturbations all \
+        --out robust.json   # also score every model on the config's perturbed validation and test spectra
+
+``--perturbations`` scores every trained model a second time on perturbed copies of its validation
+and test spectra (the config's ``perturbations``: a wavelength calibration shift ``shift_nm`` and/or
+re-illumination under new Hapke angles ``incidence_deg`` / ``emergence_deg``); ``--tables`` then
+adds one comparison per perturbation.
 
 ``train.max_epochs`` counts the regression epochs: a variant with ``pretrain_epochs`` P trains for
 P + ``max_epochs`` epochs in all, so its regression stage is as long as the baseline's training.
@@ -79,6 +86,51 @@ def r2_mae(truth: np.ndarray, prediction: np.ndarray) -> tuple[float, float]:
     residual = ((truth - prediction) ** 2).sum(axis=0)
     total = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
     return float(np.mean(1.0 - residual / total)), float(np.abs(truth - prediction).mean())
+
+
+#: Hapke geometry (incidence, emergence; deg) at which the spectra are taken to be observed, as
+#: :class:`eospec.augment.HapkeScattering` assumes by default.
+REFERENCE_ANGLES_DEG = (30.0, 30.0)
+PERTURBATION_KEYS = ("shift_nm", "incidence_deg", "emergence_deg")
+
+
+def perturb(spectra: np.ndarray, wavelengths_nm: np.ndarray, perturbation: dict[str, Any]) -> np.ndarray:
+    """A fixed physical perturbation of spectra: the test-time counterpart of two augmentations.
+
+    ``shift_nm``: every spectrum resampled at lambda - shift (a wavelength calibration error,
+    :func:`eospec.augment.shift_spectra`, Eq. 1 of Dhaini et al. 2024). ``incidence_deg`` and
+    ``emergence_deg`` (both, in [0, 89]): reflectance inverted to single-scattering albedo at the
+    reference geometry :data:`REFERENCE_ANGLES_DEG` and recomputed at the new one (the Hapke model,
+    Eq. 3-4, :func:`eospec.augment.hapke_albedo` and :func:`eospec.augment.hapke_reflectance`). The
+    shift is applied first.
+
+    Args:
+        spectra: float32 array (N, B), reflectance.
+        wavelengths_nm: band centres in nm (B,), increasing.
+        perturbation: ``{"shift_nm": ..., "incidence_deg": ..., "emergence_deg": ...}``, any of them.
+
+    Returns:
+        Float32 array (N, B).
+
+    Raises:
+        ValueError: If a key is unknown or only one of the two angles is given.
+    """
+    import torch
+
+    from eospec.augment import hapke_albedo, hapke_reflectance, shift_spectra
+
+    unknown = sorted(set(perturbation) - set(PERTURBATION_KEYS))
+    if unknown:
+        raise ValueError(f"perturbation keys {unknown} are unknown: use some of {list(PERTURBATION_KEYS)}")
+    if ("incidence_deg" in perturbation) != ("emergence_deg" in perturbation):
+        raise ValueError(f"perturbation {perturbation} must give both incidence_deg and emergence_deg, or neither")
+    x = torch.from_numpy(np.ascontiguousarray(spectra, dtype=np.float32))
+    if "shift_nm" in perturbation:
+        x = shift_spectra(x, wavelengths_nm, float(perturbation["shift_nm"]))
+    if "incidence_deg" in perturbation:
+        albedo = hapke_albedo(x, *REFERENCE_ANGLES_DEG)
+        x = hapke_reflectance(albedo, float(perturbation["incidence_deg"]), float(perturbation["emergence_deg"]))
+    return x.numpy().astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -171,17 +223,35 @@ def fit_task(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) -
     return task, seconds, epochs
 
 
-def train_one(split: Split, task_kwargs: dict[str, Any], train: dict[str, Any]) -> dict[str, Any]:
-    """Train one variant on one split; return its predictions and scores."""
+def train_one(
+    split: Split,
+    task_kwargs: dict[str, Any],
+    train: dict[str, Any],
+    perturbations: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Train one variant on one split; return its predictions and scores.
+
+    With ``perturbations`` (``{name: perturbation}``, see :func:`perturb`), the same model is also
+    scored on perturbed copies of the validation and test spectra (``result["perturbed"][name]``).
+    """
     import torch
 
     task, seconds, epochs = fit_task(split, task_kwargs, train)
-    with torch.no_grad():
-        val_prediction = task(torch.from_numpy(split.val[0])).numpy()
-        test_prediction = task(torch.from_numpy(split.test[0])).numpy()
+
+    def predict(spectra: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            prediction: np.ndarray = task(torch.from_numpy(spectra)).numpy()
+        return prediction
+
+    perturbed = {}
+    for name, perturbation in (perturbations or {}).items():
+        val_spectra = perturb(split.val[0], split.wavelengths_nm, perturbation)
+        test_spectra = perturb(split.test[0], split.wavelengths_nm, perturbation)
+        perturbed[name] = {"val": r2_mae(split.val[1], predict(val_spectra)), "test_prediction": predict(test_spectra)}
     return {
-        "val": r2_mae(split.val[1], val_prediction),
-        "test_prediction": test_prediction,
+        "val": r2_mae(split.val[1], predict(split.val[0])),
+        "test_prediction": predict(split.test[0]),
+        "perturbed": perturbed,
         "seconds": seconds,
         "seconds_per_epoch": seconds / max(epochs, 1),
     }
@@ -198,12 +268,18 @@ class Recorder:
         self.greedy: list[dict[str, Any]] = []
 
     def reuse(
-        self, name: str, task_kwargs: dict[str, Any], train: dict[str, Any], trainings: int
+        self,
+        name: str,
+        task_kwargs: dict[str, Any],
+        train: dict[str, Any],
+        trainings: int,
+        perturbations: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
-        """A finished result of the same variant, task, training settings, seeds and folds, if any."""
+        """A finished result of the same variant, task, training settings, seeds, folds and perturbations, if any."""
         for result in self.previous:
             same = result["variant"] == name and result["task"] == task_kwargs and result.get("train") == train
             same = same and result.get("trainings") == trainings
+            same = same and result.get("perturbations", {}) == json.loads(json.dumps(perturbations or {}))
             if same and [run["seed"] for run in result["runs"]] == self.header["seeds"]:
                 log.info("%-40s reused from %s", name, self.out)
                 return result
@@ -222,29 +298,8 @@ class Recorder:
         self.out.write_text(json.dumps(record, indent=2))
 
 
-def run_variant(
-    name: str,
-    overrides: dict[str, Any],
-    splits: list[Split],
-    config: dict[str, Any],
-    train: dict[str, Any],
-    recorder: Recorder | None = None,
-) -> dict[str, Any]:
-    """Train a variant on every split and summarise it per seed (soil folds pooled within a seed)."""
-    task_kwargs = copy.deepcopy(config["task"]) | copy.deepcopy(overrides)
-    if recorder is not None and (done := recorder.reuse(name, task_kwargs, train, len(splits))) is not None:
-        return done
-    wall, cpu = time.perf_counter(), time.process_time()
-    per_seed: dict[int, dict[str, list[Any]]] = {}
-    seconds = []
-    for split in splits:
-        result = train_one(split, task_kwargs, train)
-        bucket = per_seed.setdefault(split.seed, {"truth": [], "prediction": [], "val_r2": [], "val_mae": []})
-        bucket["truth"].append(split.test[1])
-        bucket["prediction"].append(result["test_prediction"])
-        bucket["val_r2"].append(result["val"][0])
-        bucket["val_mae"].append(result["val"][1])
-        seconds.append(result["seconds_per_epoch"])
+def summarise_runs(per_seed: dict[int, dict[str, list[Any]]]) -> dict[str, Any]:
+    """Per-seed scores (soil folds pooled within a seed) and their mean and standard deviation over seeds."""
     runs = []
     for seed, bucket in sorted(per_seed.items()):
         test_r2, test_mae = r2_mae(np.concatenate(bucket["truth"]), np.concatenate(bucket["prediction"]))
@@ -257,21 +312,57 @@ def run_variant(
                 "val_MAE": float(np.mean(bucket["val_mae"])),
             }
         )
-    summary = {
-        "variant": name,
-        "task": task_kwargs,
-        "train": dict(train),
-        "runs": runs,
+    summary: dict[str, Any] = {"runs": runs}
+    for key in ("test_R2", "test_MAE", "val_R2"):
+        values = np.array([run[key] for run in runs])
+        summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if values.size > 1 else 0.0}
+    return summary
+
+
+def run_variant(
+    name: str,
+    overrides: dict[str, Any],
+    splits: list[Split],
+    config: dict[str, Any],
+    train: dict[str, Any],
+    recorder: Recorder | None = None,
+    perturbations: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Train a variant on every split and summarise it per seed (soil folds pooled within a seed).
+
+    With ``perturbations`` the summary holds, under ``"perturbed"``, the same scores of the same
+    models on the perturbed validation and test spectra, one entry per perturbation.
+    """
+    task_kwargs = copy.deepcopy(config["task"]) | copy.deepcopy(overrides)
+    perturbations = perturbations or {}
+    done = None if recorder is None else recorder.reuse(name, task_kwargs, train, len(splits), perturbations)
+    if done is not None:
+        return done
+    wall, cpu = time.perf_counter(), time.process_time()
+    conditions: dict[str, dict[int, dict[str, list[Any]]]] = {"": {}, **{c: {} for c in perturbations}}
+    seconds = []
+    for split in splits:
+        result = train_one(split, task_kwargs, train, perturbations)
+        scores = {"": result} | result["perturbed"]
+        for condition, per_seed in conditions.items():
+            bucket = per_seed.setdefault(split.seed, {"truth": [], "prediction": [], "val_r2": [], "val_mae": []})
+            bucket["truth"].append(split.test[1])
+            bucket["prediction"].append(scores[condition]["test_prediction"])
+            bucket["val_r2"].append(scores[condition]["val"][0])
+            bucket["val_mae"].append(scores[condition]["val"][1])
+        seconds.append(result["seconds_per_epoch"])
+    summary = {"variant": name, "task": task_kwargs, "train": dict(train)} | summarise_runs(conditions[""])
+    if perturbations:
+        summary["perturbations"] = copy.deepcopy(perturbations)
+        summary["perturbed"] = {c: summarise_runs(conditions[c]) for c in perturbations}
+    summary |= {
         "seconds_per_epoch": float(np.mean(seconds)),
         "seconds": time.perf_counter() - wall,
         "cpu_seconds": time.process_time() - cpu,
         "trainings": len(splits),
     }
-    for key in ("test_R2", "test_MAE", "val_R2"):
-        values = np.array([run[key] for run in runs])
-        summary[key] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if values.size > 1 else 0.0}
     log.info(
-        "%-40s test R2 %.3f +/- %.3f  MAE %.4f  val R2 %.3f  (%.2f s/epoch, %.0f s)",
+        "%-40s test R2 %.3f +/- %.3f  MAE %.4f  val R2 %.3f  (%.2f s/epoch, %.0f s)%s",
         name,
         summary["test_R2"]["mean"],
         summary["test_R2"]["std"],
@@ -279,6 +370,7 @@ def run_variant(
         summary["val_R2"]["mean"],
         summary["seconds_per_epoch"],
         summary["seconds"],
+        "".join(f"  {c}: {v['test_R2']['mean']:.3f}" for c, v in summary.get("perturbed", {}).items()),
     )
     return summary
 
@@ -465,6 +557,33 @@ def chosen_settings(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
     return {result["variant"]: dict(result["task"]) for result in select_on_validation(list(results.values()))}
 
 
+def under(result: dict[str, Any], perturbation: str) -> dict[str, Any]:
+    """A result with its scores replaced by those under a perturbation (its ``"perturbed"`` entry)."""
+    scores = result["perturbed"][perturbation]
+    return result | {key: scores[key] for key in ("runs", "test_R2", "test_MAE", "val_R2")}
+
+
+def perturbation_tables(results: Sequence[dict[str, Any]]) -> str:
+    """Per perturbation: every variant, the settings chosen on perturbed and on clean validation R2.
+
+    Scores are those of the same trained models on the perturbed validation and test spectra;
+    paired gains are over the baseline under the same perturbation.
+    """
+    scored = [r for r in results if r.get("perturbed")]
+    names = list(dict.fromkeys(name for r in scored for name in r["perturbed"]))
+    blocks = []
+    for name in names:
+        here = [r for r in scored if name in r["perturbed"]]
+        spec = here[0]["perturbations"][name]
+        blocks.append(f"Under perturbation {name} {spec}:\n\n" + comparison_table([under(r, name) for r in here]))
+        if any(" [" in r["variant"] for r in here):
+            chosen = select_on_validation([under(r, name) for r in here])
+            blocks.append(f"{name}, chosen on validation R2 under {name}:\n\n" + comparison_table(chosen))
+            chosen = [under(r, name) for r in select_on_validation(here)]
+            blocks.append(f"{name}, chosen on clean validation R2:\n\n" + comparison_table(chosen))
+    return "\n\n".join(blocks)
+
+
 def print_tables(paths: Sequence[Path]) -> None:
     """Print the comparison table of the studies in JSON files (variants merged by name, first kept)."""
     records, results = merged_results(paths)
@@ -481,6 +600,8 @@ def print_tables(paths: Sequence[Path]) -> None:
     if any(" [" in name for name in results):
         print("\nChosen on validation R2 (one setting per variant):\n")
         print(comparison_table(select_on_validation(list(results.values()))))
+    if any(r.get("perturbed") for r in results.values()):
+        print("\n" + perturbation_tables(list(results.values())))
     if greedy:
         baseline = [results["baseline"]] if "baseline" in results else []
         print("\nGreedy trials (chosen marks the path):\n")
@@ -556,6 +677,12 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         help="train, per variant, the grid setting of best validation R2 in these finished studies (and their "
         "baseline), e.g. with --epochs 300 to check longer training",
     )
+    parser.add_argument(
+        "--perturbations",
+        metavar="NAMES",
+        help="also score every model on perturbed validation and test spectra: 'all' or comma-separated names of "
+        "the config's `perturbations`",
+    )
     parser.add_argument("--resume", action="store_true", help="reuse the finished variants found in --out")
     args = parser.parse_args(argv)
     if args.tables:
@@ -597,6 +724,20 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         expanded = expand_grid(names, config["variants"], config["task"], grid)
         config["variants"] = config["variants"] | expanded
         names = list(expanded)
+    perturbations: dict[str, dict[str, Any]] = {}
+    if args.perturbations:
+        available = config.get("perturbations") or {}
+        wanted = list(available) if args.perturbations == "all" else args.perturbations.split(",")
+        missing = [name for name in wanted if name not in available]
+        if missing or not wanted:
+            parser.error(
+                f"--perturbations {missing or wanted} not in {args.config}: use 'all' or some of {list(available)}"
+            )
+        perturbations = {name: dict(available[name]) for name in wanted}
+        for name, perturbation in perturbations.items():
+            unknown = sorted(set(perturbation) - set(PERTURBATION_KEYS))
+            if unknown:
+                parser.error(f"perturbation {name!r} has unknown keys {unknown}: use some of {list(PERTURBATION_KEYS)}")
     if args.seeds:
         seeds = list(range(args.seeds))
     if args.epochs:
@@ -637,6 +778,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "torch_threads": args.threads,
         "greedy_top": args.greedy_top,
         "grid": grid,
+        "perturbations": perturbations,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "load_average_start": list(os.getloadavg()),
@@ -645,7 +787,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     }
     recorder = Recorder(args.out, header, previous)
     for name in names:
-        recorder.results.append(run_variant(name, config["variants"][name], splits, config, train, recorder))
+        variant = run_variant(name, config["variants"][name], splits, config, train, recorder, perturbations)
+        recorder.results.append(variant)
         recorder.write("running")
     greedy = []
     if args.greedy:

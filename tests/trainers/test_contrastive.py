@@ -117,6 +117,34 @@ def test_baseline_never_builds_a_second_view(monkeypatch):
     assert loss.item() == pytest.approx(torch.mean((task(batch["image"]) - batch["label"]) ** 2).item(), rel=1e-6)
 
 
+@pytest.mark.parametrize("alpha", [0.0, 0.3])
+def test_augment_regression_trains_l_r_on_the_augmented_view(monkeypatch, alpha):
+    torch.manual_seed(0)
+    task = ContrastiveRegressionTask(
+        in_bands=N_BANDS,
+        num_outputs=3,
+        alpha=alpha,
+        radius=0.2,
+        augmentations=["spectral_flip"],
+        augment_regression=True,
+    )
+    monkeypatch.setattr(task, "augment", lambda x: 0.5 * x + 0.1)  # a fixed view, to recompute the loss
+    batch = _batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # self.log outside a Trainer
+        loss = task.training_step(batch, 0)
+    view = 0.5 * batch["image"] + 0.1
+    expected = torch.mean((task(view) - batch["label"]) ** 2)
+    if alpha > 0:
+        features = task.model.extractor(batch["image"])
+        expected = expected + alpha * regression_contrastive_loss(
+            features, batch["label"], task.model.extractor(view), radius=0.2, temperature=1.0
+        )
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    clean = torch.mean((task(batch["image"]) - batch["label"]) ** 2)
+    assert abs(loss.item() - clean.item()) > 1e-4  # the clean spectra alone would give another loss
+
+
 class _StateRecorder(pl.Callback):
     """The extractor's and the head's state (weights and batch-norm statistics) after every epoch."""
 
