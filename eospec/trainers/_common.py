@@ -123,8 +123,10 @@ class SplitLoadersDataModule(LightningDataModule):
             raise ValueError(f"no {what} set was given: pass {what}{self.missing_hint}")
         return DataLoader(dataset, batch_size=self.eval_batch_size, num_workers=self.num_workers)
 
-    def val_dataloader(self) -> DataLoader[dict[str, Tensor]]:
-        """Validation batches, in order."""
+    def val_dataloader(self) -> DataLoader[dict[str, Tensor]] | list[DataLoader[dict[str, Tensor]]]:
+        """Validation batches, in order; without a val set an empty list, so Lightning skips validation."""
+        if self.val_dataset is None:
+            return []
         return self._eval_loader(self.val_dataset, "val")
 
     def test_dataloader(self) -> DataLoader[dict[str, Tensor]]:

@@ -318,6 +318,18 @@ def test_spectra_dataset_and_datamodule_errors():
     assert sample["image"].dtype == torch.float32 and sample["label"].item() == 1.0
 
 
+def test_fit_without_a_validation_set_trains_and_skips_validation():
+    spectra, abundances = _mixtures(48)
+    data = SpectraDataModule((spectra, abundances), batch_size=16)
+    assert data.val_dataloader() == []
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, alpha=0.0)
+    before = {k: v.clone() for k, v in task.state_dict().items()}
+    trainer = _trainer(max_epochs=2)
+    trainer.fit(task, data)
+    assert trainer.current_epoch == 2 and "val_loss" not in trainer.callback_metrics
+    assert any(not torch.equal(before[k], v) for k, v in task.state_dict().items())
+
+
 @pytest.mark.shared_data
 def test_quick_synthetic_study_runs(shared_data, tmp_path, monkeypatch):
     import importlib.util

@@ -206,3 +206,86 @@ def test_two_stage_variants_train_their_pretraining_epochs_on_top_of_max_epochs(
         result = run_study.train_one(split, kwargs, train)
         assert result["seconds_per_epoch"] == pytest.approx(result["seconds"] / epochs[-1])
     assert epochs == [1, 3]  # max_epochs counts the regression epochs; pretraining comes on top
+
+
+def _paper_hapke_reflectance(albedo: np.ndarray, angle_deg: float) -> np.ndarray:
+    mu = np.cos(np.radians(angle_deg))
+    gamma = np.sqrt(1.0 - albedo)
+    return albedo / (1.0 + 2.0 * mu * gamma) ** 2  # incidence = emergence: Dhaini et al. (2024), Eq. 3
+
+
+def test_perturb_shifts_and_reilluminates_as_an_independent_computation(run_study):
+    import torch
+
+    from eospec.augment import shift_spectra
+
+    wavelengths = np.linspace(400.0, 2400.0, 64)
+    spectra = (0.3 + 0.2 * np.sin(wavelengths / 150.0))[None, :].repeat(3, axis=0).astype(np.float32)
+    spectra *= np.array([[0.6], [1.0], [1.4]], dtype=np.float32)
+    shifted = run_study.perturb(spectra, wavelengths, {"shift_nm": 10.0})
+    np.testing.assert_allclose(shifted, shift_spectra(torch.from_numpy(spectra), wavelengths, 10.0).numpy())
+    assert not np.allclose(shifted, spectra)
+    same = run_study.perturb(spectra, wavelengths, {"incidence_deg": 30.0, "emergence_deg": 30.0})
+    np.testing.assert_allclose(same, spectra, atol=1e-6)  # the reference geometry changes nothing
+    # Albedo by bisection of Eq. 3 at 30 deg, then reflectance at 60 deg.
+    low, high = np.zeros_like(spectra, dtype=np.float64), np.ones_like(spectra, dtype=np.float64)
+    for _ in range(60):
+        middle = (low + high) / 2
+        too_bright = _paper_hapke_reflectance(middle, 30.0) > spectra
+        high, low = np.where(too_bright, middle, high), np.where(too_bright, low, middle)
+    expected = _paper_hapke_reflectance((low + high) / 2, 60.0)
+    reilluminated = run_study.perturb(spectra, wavelengths, {"incidence_deg": 60.0, "emergence_deg": 60.0})
+    np.testing.assert_allclose(reilluminated, expected, rtol=1e-5)
+    assert np.all(reilluminated > spectra)  # smaller cosines: a brighter particulate surface
+    with pytest.raises(ValueError, match="unknown"):
+        run_study.perturb(spectra, wavelengths, {"shift": 5.0})
+    with pytest.raises(ValueError, match="both incidence_deg and emergence_deg"):
+        run_study.perturb(spectra, wavelengths, {"incidence_deg": 60.0})
+
+
+def _scored(name: str, val: float, test: float, perturbed: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    def scores(val_r2: float, test_r2: float) -> dict[str, Any]:
+        runs = [{"seed": 0, "test_R2": test_r2, "test_MAE": 0.1, "val_R2": val_r2, "val_MAE": 0.1}]
+        return {
+            "runs": runs,
+            "test_R2": {"mean": test_r2, "std": 0.0},
+            "test_MAE": {"mean": 0.1, "std": 0.0},
+            "val_R2": {"mean": val_r2, "std": 0.0},
+        }
+
+    return {"variant": name, **scores(val, test), "perturbations": {p: {"shift_nm": 5.0} for p in perturbed}} | {
+        "perturbed": {p: scores(*values) for p, values in perturbed.items()}
+    }
+
+
+def test_perturbation_tables_choose_on_perturbed_or_clean_validation(run_study):
+    results = [
+        _scored("baseline", 0.6, 0.6, {"shift": (0.2, 0.2)}),
+        _scored("shift [alpha=0.01]", 0.7, 0.7, {"shift": (0.3, 0.35)}),  # best clean validation
+        _scored("shift [alpha=0.1]", 0.5, 0.5, {"shift": (0.5, 0.45)}),  # best perturbed validation
+    ]
+    text = run_study.perturbation_tables(results)
+    every, under_perturbed, under_clean = text.split("\n\n")[1::2]
+    assert "| shift [alpha=0.01] | 0.350" in every and "| shift [alpha=0.1] | 0.450" in every
+    assert "| shift [alpha=0.1] | 0.450 +/- 0.000 | +0.250" in under_perturbed and "alpha=0.01" not in under_perturbed
+    assert "| shift [alpha=0.01] | 0.350 +/- 0.000 | +0.150" in under_clean and "alpha=0.1]" not in under_clean
+    assert "| baseline | 0.200" in every
+
+
+@pytest.mark.shared_data
+def test_perturbations_score_the_same_models_and_are_checked(shared_data, run_study, tmp_path, monkeypatch):
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    out = tmp_path / "study.json"
+    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "2"]
+    argv += ["--set", "data.n_train=32", "--set", "data.n_val=32", "--variants", "baseline", "--out", str(out)]
+    identity = ["--set", "perturbations.shift_5nm={shift_nm: 0.0}", "--perturbations", "shift_5nm,hapke_60deg"]
+    assert run_study.main([*argv, *identity]) == 0
+    result = json.loads(out.read_text())["results"][0]
+    same, hapke = result["perturbed"]["shift_5nm"], result["perturbed"]["hapke_60deg"]
+    for clean_run, same_run, hapke_run in zip(result["runs"], same["runs"], hapke["runs"], strict=True):
+        assert same_run["test_R2"] == pytest.approx(clean_run["test_R2"], abs=1e-6)  # a zero shift is no change
+        assert hapke_run["test_R2"] != pytest.approx(clean_run["test_R2"], abs=1e-3)
+    assert result["perturbations"]["hapke_60deg"] == {"incidence_deg": 60.0, "emergence_deg": 60.0}
+    with pytest.raises(SystemExit) as error:
+        run_study.main([*argv, "--perturbations", "shift_3nm"])
+    assert error.value.code == 2
