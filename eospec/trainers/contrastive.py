@@ -14,7 +14,8 @@ the embeddings :math:`f(x_i)` of the batch and of an augmented view :math:`f(t(x
 spectrum, positives being the pairs whose labels are within a radius r. As in the authors' code
 (github.com/mohamaddhaini/contrastive-learning-hyperspectral, ``models.train``), one augmentation
 :math:`t` is drawn at random per batch from the configured list, the regression loss uses the
-original spectra only, and ``alpha = 0`` is the baseline (no second view is computed).
+original spectra only (``augment_regression=True`` feeds it the augmented view instead, a control),
+and ``alpha = 0`` is the baseline (no second view is computed).
 
 Two-stage training (``pretrain_epochs > 0``, an extension beyond the paper) follows the protocol of
 Rank-N-Contrast (Zha, Cao, Hu, Ye, Kang and Katabi 2023, "Rank-N-Contrast: learning continuous

@@ -94,6 +94,15 @@ REFERENCE_ANGLES_DEG = (30.0, 30.0)
 PERTURBATION_KEYS = ("shift_nm", "incidence_deg", "emergence_deg")
 
 
+def check_perturbation(perturbation: dict[str, Any]) -> None:
+    """Raise ``ValueError`` if a perturbation has an unknown key or only one of the two Hapke angles."""
+    unknown = sorted(set(perturbation) - set(PERTURBATION_KEYS))
+    if unknown:
+        raise ValueError(f"perturbation keys {unknown} are unknown: use some of {list(PERTURBATION_KEYS)}")
+    if ("incidence_deg" in perturbation) != ("emergence_deg" in perturbation):
+        raise ValueError(f"perturbation {perturbation} must give both incidence_deg and emergence_deg, or neither")
+
+
 def perturb(spectra: np.ndarray, wavelengths_nm: np.ndarray, perturbation: dict[str, Any]) -> np.ndarray:
     """A fixed physical perturbation of spectra: the test-time counterpart of two augmentations.
 
@@ -119,11 +128,7 @@ def perturb(spectra: np.ndarray, wavelengths_nm: np.ndarray, perturbation: dict[
 
     from eospec.augment import hapke_albedo, hapke_reflectance, shift_spectra
 
-    unknown = sorted(set(perturbation) - set(PERTURBATION_KEYS))
-    if unknown:
-        raise ValueError(f"perturbation keys {unknown} are unknown: use some of {list(PERTURBATION_KEYS)}")
-    if ("incidence_deg" in perturbation) != ("emergence_deg" in perturbation):
-        raise ValueError(f"perturbation {perturbation} must give both incidence_deg and emergence_deg, or neither")
+    check_perturbation(perturbation)
     x = torch.from_numpy(np.ascontiguousarray(spectra, dtype=np.float32))
     if "shift_nm" in perturbation:
         x = shift_spectra(x, wavelengths_nm, float(perturbation["shift_nm"]))
@@ -735,9 +740,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             )
         perturbations = {name: dict(available[name]) for name in wanted}
         for name, perturbation in perturbations.items():
-            unknown = sorted(set(perturbation) - set(PERTURBATION_KEYS))
-            if unknown:
-                parser.error(f"perturbation {name!r} has unknown keys {unknown}: use some of {list(PERTURBATION_KEYS)}")
+            try:
+                check_perturbation(perturbation)
+            except ValueError as error:
+                parser.error(f"perturbation {name!r} of {args.config}: {error}")
     if args.seeds:
         seeds = list(range(args.seeds))
     if args.epochs:

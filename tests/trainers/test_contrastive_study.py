@@ -289,3 +289,12 @@ def test_perturbations_score_the_same_models_and_are_checked(shared_data, run_st
     with pytest.raises(SystemExit) as error:
         run_study.main([*argv, "--perturbations", "shift_3nm"])
     assert error.value.code == 2
+
+    def no_training(*args: Any) -> None:
+        raise AssertionError("a malformed perturbation must stop the study before any training")
+
+    monkeypatch.setattr(run_study, "train_one", no_training)
+    one_angle = ["--set", "perturbations.hapke_60deg={incidence_deg: 60.0}", "--perturbations", "hapke_60deg"]
+    with pytest.raises(SystemExit) as error:
+        run_study.main([*argv, *one_angle])
+    assert error.value.code == 2
