@@ -180,6 +180,7 @@ def make_mixtures(
     seed: int | np.random.Generator | None = 0,
     concentration: float | Sequence[float] = 1.0,
     nonlinearity: float = 1.0,
+    scale: float = 1.0,
 ) -> Mixtures:
     """Draw Dirichlet abundances and mix them with the post-nonlinear model, plus noise at a given SNR.
 
@@ -196,13 +197,18 @@ def make_mixtures(
         concentration: Dirichlet concentration, a scalar or R values; 1 draws uniformly on the
             simplex.
         nonlinearity: b, the weight of the quadratic term.
+        scale: a factor applied to the noise-free mixtures before the noise is added (the SNR is
+            then defined over the scaled signal, so the noise scales with it). With b = 1 the
+            mixtures of reflectances in [0, 1] reach 2; ``scale=0.5`` keeps them in [0, 1], as the
+            Hapke augmentation (:class:`eospec.augment.HapkeScattering`) requires.
 
     Returns:
         :class:`Mixtures` with ``spectra`` float32 (N, B) and ``abundances`` float32 (N, R).
 
     Raises:
         ValueError: If ``endmembers`` is not a finite (R, B) array with R >= 2, ``n_pixels`` < 1,
-            a concentration is not positive or ``snr_db`` is not finite.
+            a concentration is not positive, ``snr_db`` is not finite or ``scale`` is not a finite
+            positive number.
     """
     m = np.asarray(endmembers, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] < 2 or not np.all(np.isfinite(m)):
@@ -216,9 +222,11 @@ def make_mixtures(
         raise ValueError(f"concentration {concentration!r} is invalid: use Dirichlet parameters > 0")
     if snr_db is not None and not np.isfinite(snr_db):
         raise ValueError(f"snr_db {snr_db!r} is invalid: use a finite value in dB, or None for no noise")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale {scale!r} is invalid: use a finite factor > 0 (1 leaves the mixtures unscaled)")
     rng = np.random.default_rng(seed)
     abundances = rng.dirichlet(alpha, size=int(n_pixels))
-    signal = post_nonlinear_mixing(m, abundances, nonlinearity)
+    signal = scale * post_nonlinear_mixing(m, abundances, nonlinearity)
     spectra = signal
     if snr_db is not None:
         sigma = np.sqrt(np.mean(signal**2) / 10.0 ** (snr_db / 10.0))

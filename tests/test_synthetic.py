@@ -66,6 +66,25 @@ def test_noise_free_mixtures_follow_the_post_nonlinear_model():
     np.testing.assert_allclose(post_nonlinear_mixing(endmembers, a, 0.0), a @ endmembers)
 
 
+def test_scale_multiplies_signal_and_noise():
+    # The same seed draws the same abundances and standard normals, so the scaled spectra are the
+    # unscaled ones times the factor, and the SNR is unchanged.
+    unscaled = make_mixtures(_endmembers(), n_pixels=300, snr_db=15.0, seed=6)
+    scaled = make_mixtures(_endmembers(), n_pixels=300, snr_db=15.0, seed=6, scale=0.5)
+    np.testing.assert_array_equal(scaled.abundances, unscaled.abundances)
+    np.testing.assert_allclose(scaled.spectra, 0.5 * unscaled.spectra, rtol=1e-6, atol=1e-7)
+    linear = scaled.abundances.astype(np.float64) @ _endmembers()
+    signal = 0.5 * (linear + linear**2)
+    assert abs(measured_snr_db(signal, scaled.spectra) - 15.0) < 0.5
+
+
+def test_half_scale_keeps_noise_free_mixtures_of_reflectances_in_the_unit_interval():
+    bright = np.array([[1.0, 0.9, 0.5], [1.0, 0.2, 0.0]])  # the brightest possible endmember reaches 2 unscaled
+    spectra, _ = make_mixtures(bright, n_pixels=2_000, snr_db=None, seed=0, concentration=0.05, scale=0.5)
+    assert spectra.min() >= 0.0 and spectra.max() <= 1.0
+    assert spectra[:, 0].max() == pytest.approx(1.0)
+
+
 def test_reproducible_by_seed():
     first = make_mixtures(_endmembers(), n_pixels=100, seed=7)
     second = make_mixtures(_endmembers(), n_pixels=100, seed=7)
@@ -87,6 +106,8 @@ def test_concentration_skews_the_abundances():
         ({"n_pixels": 0}, "n_pixels 0 is invalid"),
         ({"concentration": -1.0}, "concentration -1.0 is invalid"),
         ({"snr_db": float("inf")}, "snr_db inf is invalid"),
+        ({"scale": 0.0}, "scale 0.0 is invalid"),
+        ({"scale": float("nan")}, "scale nan is invalid"),
     ],
 )
 def test_invalid_arguments(kwargs, match):

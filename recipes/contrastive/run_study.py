@@ -92,6 +92,9 @@ def r2_mae(truth: np.ndarray, prediction: np.ndarray) -> tuple[float, float]:
 #: :class:`eospec.augment.HapkeScattering` assumes by default.
 REFERENCE_ANGLES_DEG = (30.0, 30.0)
 PERTURBATION_KEYS = ("shift_nm", "incidence_deg", "emergence_deg")
+# Data settings added after some results were recorded, with the value those results used, so that
+# --resume still recognises the older records.
+DATA_DEFAULTS: dict[str, Any] = {"scale": 1.0}
 
 
 def check_perturbation(perturbation: dict[str, Any]) -> None:
@@ -144,7 +147,7 @@ def perturb(spectra: np.ndarray, wavelengths_nm: np.ndarray, perturbation: dict[
 
 
 def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Split]:
-    """One 100 x 100 post-nonlinear image (fixed ``data_seed``), split at random per run seed."""
+    """One 100 x 100 post-nonlinear image (fixed ``data_seed``, optional ``scale``), split at random per run seed."""
     from eospec.synthetic import SYNTHETIC_ENDMEMBERS, make_mixtures, usgs_endmembers
 
     wavelengths, endmembers = usgs_endmembers(data.get("library"), data.get("endmembers") or SYNTHETIC_ENDMEMBERS)
@@ -154,6 +157,7 @@ def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Spl
         snr_db=data["snr_db"],
         seed=int(data.get("data_seed", 0)),
         concentration=data.get("concentration", 1.0),
+        scale=float(data.get("scale", 1.0)),
     )
     n_train, n_val = int(data["n_train"]), int(data["n_val"])
     for seed in seeds:
@@ -769,7 +773,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     previous: list[dict[str, Any]] = []
     if args.resume and args.out is not None and args.out.exists():
         old = json.loads(args.out.read_text())
-        if old.get("data") == json.loads(json.dumps(config["data"])) and old.get("folds") == folds:
+        same_data = (DATA_DEFAULTS | old.get("data", {})) == (DATA_DEFAULTS | json.loads(json.dumps(config["data"])))
+        if same_data and old.get("folds") == folds:
             previous = list(old.get("results", [])) + list(old.get("greedy", []))
         else:
             log.info("%s holds another data set-up: nothing is reused", args.out)

@@ -81,6 +81,9 @@ def test_synthetic_splits_are_disjoint_and_sized(run_study, monkeypatch):
         assert len(set().union(*map(set, parts))) == 300  # a partition of the image
         seen.append(parts[0])
     assert seen[0] != seen[1]  # each run seed draws its own split
+    halved = list(run_study.synthetic_splits(data | {"scale": 0.5}, [0]))[0]
+    np.testing.assert_allclose(halved.train[0], 0.5 * splits[0].train[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(halved.test[1], splits[0].test[1])
 
 
 def test_soil_splits_follow_the_limesoda_folds(run_study):
@@ -121,6 +124,13 @@ def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monke
     assert json.loads(out.read_text())["results"][0]["runs"] == first["results"][0]["runs"]
     with pytest.raises(AssertionError, match="trained again"):  # other settings are not reused
         run_study.main([*argv, "--variants", "baseline", "--resume", "--set", "data.n_train=33"])
+    # A record written before data.scale existed holds the unscaled data: reused at scale 1 only.
+    record = json.loads(out.read_text())
+    del record["data"]["scale"]
+    out.write_text(json.dumps(record))
+    assert run_study.main([*argv, "--variants", "baseline", "--resume"]) == 0
+    with pytest.raises(AssertionError, match="trained again"):
+        run_study.main([*argv, "--variants", "baseline", "--resume", "--set", "data.scale=0.5"])
 
 
 def test_grid_expands_contrastive_variants_and_leaves_the_baseline_single(run_study):
