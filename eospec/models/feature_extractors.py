@@ -18,6 +18,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from eospec.models.standardisation import BandStandardisation
+
 __all__ = [
     "CNN1DFeatureExtractor",
     "ContrastiveRegressor",
@@ -216,8 +218,14 @@ def get_feature_extractor(name: str, in_bands: int, **kwargs: Any) -> nn.Module:
 class ContrastiveRegressor(nn.Module):
     """A feature extractor followed by a regression head; exposes the embedding for the contrastive loss.
 
+    The spectra pass through a per-band :class:`~eospec.models.standardisation.BandStandardisation`
+    first. It is the identity until :meth:`fit_input_standardisation` sets it from training spectra,
+    so an unfitted model sees the spectra in their own unit.
+
     Args:
-        extractor: a module mapping (N, B) to (N, D) with an ``out_features`` attribute D.
+        extractor: a module mapping (N, B) to (N, D) with an ``out_features`` attribute D and,
+            for the standardisation, an ``in_bands`` attribute B (both built-in extractors have
+            them; without it the standardisation has one value for all bands).
         num_outputs: number of targets s.
         head_hidden: hidden units of the head (16).
 
@@ -234,6 +242,34 @@ class ContrastiveRegressor(nn.Module):
                 f"extractor {type(extractor).__name__} has no integer out_features: set it to the embedding size D"
             )
         self.head = RegressionHead(out_features, num_outputs, head_hidden)
+        self.standardisation = BandStandardisation(int(getattr(extractor, "in_bands", 1)))
+
+    def fit_input_standardisation(self, spectra: Any) -> ContrastiveRegressor:
+        """Standardise every band with the mean and standard deviation of these training spectra.
+
+        Args:
+            spectra: array or tensor (N, B), in the unit the model will be given.
+
+        Returns:
+            The model itself.
+
+        Raises:
+            ValueError: If ``spectra`` is not (N, B) or holds NaN or infinite values.
+        """
+        self.standardisation.fit(spectra)
+        return self
+
+    def embed(self, x: Tensor) -> Tensor:
+        """Embeddings of spectra (standardised first, if fitted).
+
+        Args:
+            x: float tensor (N, B).
+
+        Returns:
+            Float tensor (N, D).
+        """
+        features: Tensor = self.extractor(self.standardisation(x))
+        return features
 
     def forward_features(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Predictions and embeddings.
@@ -244,7 +280,7 @@ class ContrastiveRegressor(nn.Module):
         Returns:
             Predictions (N, s) and embeddings (N, D).
         """
-        features = self.extractor(x)
+        features = self.embed(x)
         return self.head(features), features
 
     def forward(self, x: Tensor) -> Tensor:

@@ -50,6 +50,8 @@ import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 
+from eospec.models.standardisation import BandStandardisation, as_float64
+
 __all__ = [
     "ACTIVATIONS",
     "KINDS",
@@ -116,21 +118,14 @@ def _conv_lengths(n_bands: int, blocks: int, kernel_size: int) -> list[int]:
     return lengths
 
 
-class _Normalisation(nn.Module):
-    """Quantity transform and per-band standardisation, stored as buffers (shared by encoder and decoder)."""
-
-    mean: Tensor
-    scale: Tensor
-    fitted: Tensor
+class _Normalisation(BandStandardisation):
+    """Quantity transform, then per-band standardisation, stored as buffers (shared by encoder and decoder)."""
 
     def __init__(self, n_bands: int, quantity: Quantity, transform: TransformName) -> None:
-        super().__init__()
+        super().__init__(n_bands)
         _check_transform(quantity, transform)
         self.quantity: Quantity = quantity
         self.transform: TransformName = transform
-        self.register_buffer("mean", torch.zeros(n_bands))
-        self.register_buffer("scale", torch.ones(n_bands))
-        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
     def transformed(self, x: Tensor) -> Tensor:
         if self.transform == "absorbance":
@@ -143,26 +138,14 @@ class _Normalisation(nn.Module):
         return y
 
     def standardise(self, x: Tensor) -> Tensor:
-        return (self.transformed(x) - self.mean) / self.scale
+        return self(self.transformed(x))
 
     def destandardise(self, features: Tensor) -> Tensor:
-        return self.inverse_transformed(features * self.scale + self.mean)
+        return self.inverse_transformed(self.inverse(features))
 
-    def fit(self, spectra: npt.ArrayLike | Tensor) -> None:
-        values = torch.as_tensor(np.asarray(spectra, dtype=np.float64))
-        if values.ndim != 2 or values.shape[1] != self.mean.numel():
-            raise ValueError(
-                f"spectra of shape {tuple(values.shape)} do not fit a model for {self.mean.numel()} bands: "
-                f"pass shape (N, {self.mean.numel()})"
-            )
-        if not torch.isfinite(values).all():
-            raise ValueError("the spectra hold NaN or infinite values: drop or fill those spectra first")
-        features = self.transformed(values)
-        scale = features.std(dim=0, unbiased=False)
-        scale = torch.where(scale > 1e-8, scale, torch.ones_like(scale))
-        self.mean.copy_(features.mean(dim=0).to(self.mean.dtype))
-        self.scale.copy_(scale.to(self.scale.dtype))
-        self.fitted.fill_(True)
+    def fit(self, spectra: npt.ArrayLike | Tensor) -> _Normalisation:
+        super().fit(self.transformed(as_float64(spectra)))
+        return self
 
 
 def _check_spectra(x: Tensor, n_bands: int) -> None:

@@ -25,6 +25,33 @@ def check_band_stats(band_mean: Sequence[float] | None, band_std: Sequence[float
         raise ValueError("give both band_mean and band_std (per-band reflectance statistics) or neither")
 
 
+def training_spectra(task: Any, what: str, fit_method: str, datamodules: str) -> Tensor:
+    """The training spectra of the data module a task is being fitted with (to fit its input standardisation).
+
+    Args:
+        task: a Lightning module attached to a trainer.
+        what: the model, as the error message names it.
+        fit_method: the model's method that sets the statistics by hand, for the message.
+        datamodules: the data modules that provide ``train_dataset.spectra``, for the message.
+
+    Returns:
+        The ``train_dataset.spectra`` tensor (N, B) of the trainer's data module.
+
+    Raises:
+        ValueError: If the task has no trainer with such a data module.
+    """
+    trainer = getattr(task, "_trainer", None)
+    datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+    dataset = getattr(datamodule, "train_dataset", None)
+    spectra = getattr(dataset, "spectra", None)
+    if not isinstance(spectra, Tensor):
+        raise ValueError(
+            f"the {what} has no input standardisation and the data module has no train_dataset.spectra to fit "
+            f"it from: call {fit_method}(train_spectra) on the model first, or fit with {datamodules}"
+        )
+    return spectra
+
+
 def split_metrics(metrics: MetricCollection) -> tuple[MetricCollection, MetricCollection, MetricCollection]:
     """Prefixed clones of ``metrics`` for the three stages.
 

@@ -47,7 +47,7 @@ from torchmetrics import MeanAbsoluteError, MetricCollection, R2Score
 
 from eospec.losses import LOSS_FORMS, RegressionContrastiveLoss
 from eospec.models.feature_extractors import ContrastiveRegressor, get_feature_extractor, list_feature_extractors
-from eospec.trainers._common import EvaluationSteps, SplitLoadersDataModule, split_metrics
+from eospec.trainers._common import EvaluationSteps, SplitLoadersDataModule, split_metrics, training_spectra
 
 __all__ = [
     "AUGMENTATION_MODES",
@@ -165,6 +165,13 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
             augmentation): ``L_R`` is computed on ``augment(x)`` instead of ``x``, while the
             contrastive term is unchanged. With ``alpha=0`` this is the control that separates what
             an augmentation does as training data from what the contrastive loss does with it.
+        standardise: standardise every band with the mean and standard deviation of the training
+            spectra (``train_dataset.spectra`` of the data module, e.g. :class:`SpectraDataModule`),
+            computed at the start of ``fit`` unless
+            :meth:`~eospec.models.feature_extractors.ContrastiveRegressor.fit_input_standardisation`
+            was called first. The augmentations still see the spectra in their own unit (they are
+            physical); the network sees standardised values. ``False`` (the paper, and the
+            default) gives the network the raw spectra, whose unit then changes how fast it trains.
 
     Raises:
         ValueError: If ``model``, ``loss_form``, ``augmentation_mode``, ``optimizer`` or an
@@ -195,6 +202,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         pretrain_epochs: int = 0,
         freeze_extractor: bool = False,
         augment_regression: bool = False,
+        standardise: bool = False,
     ) -> None:
         if model not in list_feature_extractors():
             raise ValueError(
@@ -230,6 +238,13 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         )
         self.model = ContrastiveRegressor(extractor, self.hparams["num_outputs"], self.hparams["head_hidden"])
         self.augmentations = build_augmentations(self.hparams["augmentations"], self.hparams["wavelengths_nm"])
+
+    def on_fit_start(self) -> None:
+        """With ``standardise``, fit the input standardisation on the training spectra if it is not set."""
+        if self.hparams["standardise"] and not bool(self.model.standardisation.fitted):
+            self.model.fit_input_standardisation(
+                training_spectra(self, "contrastive regressor", "fit_input_standardisation", "a SpectraDataModule")
+            )
 
     def configure_losses(self) -> None:
         """The regression loss (MSE, L_R) and the contrastive loss."""
@@ -316,7 +331,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
     def _contrastive(self, x: Tensor, y: Tensor, features: Tensor) -> Tensor:
         features_augmented = None
         if len(self.augmentations) > 0:
-            features_augmented = self.model.extractor(self.augment(x))
+            features_augmented = self.model.embed(self.augment(x))
         loss: Tensor = self.contrastive_criterion(features, y, features_augmented)
         return loss
 
@@ -325,7 +340,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         x_regression = self.augment(x) if self.hparams["augment_regression"] else x
         if self.extractor_frozen:
             with torch.no_grad():
-                features = self.model.extractor(x_regression)
+                features = self.model.embed(x_regression)
             prediction = self.model.head(features)
             return prediction, self.criterion(prediction, y), prediction.new_zeros(())
         if alpha == 0.0:
@@ -334,7 +349,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         if x_regression is x:
             prediction, features = self.model.forward_features(x)
         else:
-            prediction, features = self.model(x_regression), self.model.extractor(x)
+            prediction, features = self.model(x_regression), self.model.embed(x)
         return prediction, self.criterion(prediction, y), self._contrastive(x, y, features)
 
     def training_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
@@ -353,7 +368,7 @@ class ContrastiveRegressionTask(EvaluationSteps, BaseTask):
         """
         x, y = self._unpack(batch)
         if self.pretraining:
-            contrastive = self._contrastive(x, y, self.model.extractor(x))
+            contrastive = self._contrastive(x, y, self.model.embed(x))
             self.log("train_loss", contrastive, batch_size=x.shape[0])
             self.log("train_contrastive_loss", contrastive, batch_size=x.shape[0])
             return contrastive

@@ -70,7 +70,7 @@ from torch.utils.data import Dataset
 from torchgeo.trainers import BaseTask
 
 from eospec.models.vae import KINDS, SpectralConverter, SpectralEncoder, SpectralVAE, kl_divergence
-from eospec.trainers._common import EvaluationSteps, SplitLoadersDataModule
+from eospec.trainers._common import EvaluationSteps, SplitLoadersDataModule, training_spectra
 from eospec.trainers.contrastive import AUGMENTATION_MODES, OPTIMIZERS, AugmentationSpec, build_augmentations
 
 __all__ = [
@@ -83,6 +83,9 @@ __all__ = [
     "train_converter",
     "train_vae",
 ]
+
+#: Data modules that hold ``train_dataset.spectra`` for the VAE tasks (named in error messages).
+_VAE_DATAMODULES = "a VAEDataModule (PairedSpectraDataModule)"
 
 
 def _check_positive(name: str, value: float, allow_zero: bool = True) -> None:
@@ -114,21 +117,6 @@ class _OptimiserMixin:
             return optimizer
         scheduler = ReduceLROnPlateau(optimizer, patience=self.hparams["patience"])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
-
-
-def _training_spectra(task: nn.Module, what: str) -> Tensor:
-    """The training spectra of the fitted data module (to fit the input normalisation)."""
-    trainer = getattr(task, "_trainer", None)
-    datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
-    dataset = getattr(datamodule, "train_dataset", None)
-    spectra = getattr(dataset, "spectra", None)
-    if not isinstance(spectra, Tensor):
-        raise ValueError(
-            f"the {what} has no input normalisation and the data module has no train_dataset.spectra to fit "
-            f"it from: call fit_normalisation(train_spectra) on the model first, or fit with a VAEDataModule "
-            "(PairedSpectraDataModule)"
-        )
-    return spectra
 
 
 class VAETask(EvaluationSteps, _OptimiserMixin, BaseTask):
@@ -226,7 +214,7 @@ class VAETask(EvaluationSteps, _OptimiserMixin, BaseTask):
     def on_fit_start(self) -> None:
         """Fit the model's input normalisation on the training spectra if it is not set."""
         if not self.model.is_normalised:
-            self.model.fit_normalisation(_training_spectra(self, "VAE"))
+            self.model.fit_normalisation(training_spectra(self, "VAE", "fit_normalisation", _VAE_DATAMODULES))
 
     def configure_optimizers(self) -> lightning.pytorch.utilities.types.OptimizerLRScheduler:
         """Adam or AdamW on the VAE's parameters; ReduceLROnPlateau when ``patience`` is set.
@@ -450,7 +438,9 @@ class MultiFidelityTask(EvaluationSteps, _OptimiserMixin, BaseTask):
     def on_fit_start(self) -> None:
         """Fit the new encoder's input normalisation on the training spectra if it is not set."""
         if not bool(self.encoder.normalisation.fitted):
-            self.encoder.normalisation.fit(_training_spectra(self, "low-fidelity encoder"))
+            self.encoder.normalisation.fit(
+                training_spectra(self, "low-fidelity encoder", "encoder.normalisation.fit", _VAE_DATAMODULES)
+            )
 
     def configure_optimizers(self) -> lightning.pytorch.utilities.types.OptimizerLRScheduler:
         """Adam or AdamW on the new encoder's parameters only.

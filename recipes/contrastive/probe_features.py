@@ -78,8 +78,8 @@ def probe_task(task: Any, split: run_study.Split) -> dict[str, float]:
     import torch
 
     with torch.no_grad():
-        train_features = task.model.extractor(torch.from_numpy(split.train[0])).numpy()
-        test_features = task.model.extractor(torch.from_numpy(split.test[0])).numpy()
+        train_features = task.model.embed(torch.from_numpy(split.train[0])).numpy()
+        test_features = task.model.embed(torch.from_numpy(split.test[0])).numpy()
     return {
         "probe_R2": ridge_probe(train_features, split.train[1], test_features, split.test[1]),
         "feature_norm": float(np.linalg.norm(train_features, axis=1).mean()),

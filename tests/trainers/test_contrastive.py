@@ -330,6 +330,66 @@ def test_fit_without_a_validation_set_trains_and_skips_validation():
     assert any(not torch.equal(before[k], v) for k, v in task.state_dict().items())
 
 
+def _fit_predict(spectra: np.ndarray, abundances: np.ndarray, standardise: bool) -> tuple[object, np.ndarray]:
+    pl.seed_everything(0, verbose=False)
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, alpha=0.0, standardise=standardise)
+    _trainer(max_epochs=2).fit(task, SpectraDataModule((spectra, abundances), batch_size=16))
+    with torch.no_grad():
+        return task, task.eval()(torch.from_numpy(spectra)).numpy()
+
+
+def test_standardise_fits_the_training_statistics_and_removes_the_input_unit():
+    spectra, abundances = _mixtures(48)
+    half = spectra * np.float32(0.5)  # a power of two: the standardised inputs are bit-identical
+    task, full_prediction = _fit_predict(spectra, abundances, standardise=True)
+    half_task, half_prediction = _fit_predict(half, abundances, standardise=True)
+    for fitted, x in ((task, spectra), (half_task, half)):
+        assert bool(fitted.model.standardisation.fitted)
+        np.testing.assert_allclose(fitted.model.standardisation.mean.numpy(), x.astype(np.float64).mean(0), rtol=1e-6)
+        np.testing.assert_allclose(fitted.model.standardisation.scale.numpy(), x.astype(np.float64).std(0), rtol=1e-6)
+    np.testing.assert_array_equal(half_prediction, full_prediction)
+    # The control: on raw spectra the same halving changes what the network learns.
+    _, raw_full = _fit_predict(spectra, abundances, standardise=False)
+    _, raw_half = _fit_predict(half, abundances, standardise=False)
+    assert not np.allclose(raw_full, raw_half, atol=1e-4)
+
+
+def test_input_standardisation_is_applied_before_the_extractor_and_kept_in_the_state_dict():
+    spectra, abundances = _mixtures(40)
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3).eval()
+    x = torch.from_numpy(spectra)
+    with torch.no_grad():
+        np.testing.assert_array_equal(task(x).numpy(), task.model.head(task.model.extractor(x)).numpy())  # identity
+        task.model.fit_input_standardisation(spectra)
+        z = (spectra - spectra.astype(np.float64).mean(0)) / spectra.astype(np.float64).std(0)
+        expected = task.model.head(task.model.extractor(torch.from_numpy(z.astype(np.float32))))
+        np.testing.assert_allclose(task(x).numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+        restored = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3).eval()
+        restored.load_state_dict(task.state_dict())
+        np.testing.assert_array_equal(restored(x).numpy(), task(x).numpy())
+    # Statistics set by hand are kept by fit(standardise=True).
+    other = _mixtures(40, seed=3)[0] * 2.0
+    preset = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, alpha=0.0, standardise=True)
+    preset.model.fit_input_standardisation(other)
+    _trainer(max_epochs=1).fit(preset, SpectraDataModule((spectra, abundances), batch_size=16))
+    np.testing.assert_allclose(preset.model.standardisation.mean.numpy(), other.astype(np.float64).mean(0), rtol=1e-6)
+
+
+def test_input_standardisation_errors():
+    spectra, abundances = _mixtures(40)
+    task = ContrastiveRegressionTask(in_bands=N_BANDS, num_outputs=3, standardise=True)
+    with pytest.raises(ValueError, match=rf"spectra of shape \(40, 5\) do not fit a model for {N_BANDS} bands"):
+        task.model.fit_input_standardisation(spectra[:, :5])
+    broken = spectra.copy()
+    broken[3, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        task.model.fit_input_standardisation(broken)
+    assert not bool(task.model.standardisation.fitted)
+    loader = torch.utils.data.DataLoader(SpectraDataset(spectra, abundances), batch_size=16)  # no data module
+    with pytest.raises(ValueError, match=r"call fit_input_standardisation\(train_spectra\) on the model first"):
+        _trainer(max_epochs=1).fit(task, train_dataloaders=loader)
+
+
 @pytest.mark.shared_data
 def test_quick_synthetic_study_runs(shared_data, tmp_path, monkeypatch):
     import importlib.util
