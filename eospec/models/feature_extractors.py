@@ -225,7 +225,7 @@ class ContrastiveRegressor(nn.Module):
     Args:
         extractor: a module mapping (N, B) to (N, D) with an ``out_features`` attribute D and,
             for the standardisation, an ``in_bands`` attribute B (both built-in extractors have
-            them; without it the standardisation has one value for all bands).
+            them; without it the standardisation stays the identity).
         num_outputs: number of targets s.
         head_hidden: hidden units of the head (16).
 
@@ -242,7 +242,7 @@ class ContrastiveRegressor(nn.Module):
                 f"extractor {type(extractor).__name__} has no integer out_features: set it to the embedding size D"
             )
         self.head = RegressionHead(out_features, num_outputs, head_hidden)
-        self.standardisation = BandStandardisation(int(getattr(extractor, "in_bands", 1)))
+        self.standardisation = BandStandardisation(int(getattr(extractor, "in_bands", 1)))  # 1: broadcast identity
 
     def fit_input_standardisation(self, spectra: Any) -> ContrastiveRegressor:
         """Standardise every band with the mean and standard deviation of these training spectra.
@@ -254,8 +254,14 @@ class ContrastiveRegressor(nn.Module):
             The model itself.
 
         Raises:
-            ValueError: If ``spectra`` is not (N, B) or holds NaN or infinite values.
+            ValueError: If the extractor has no ``in_bands``, or ``spectra`` is not (N, B) or holds
+                NaN or infinite values.
         """
+        if not hasattr(self.extractor, "in_bands"):
+            raise ValueError(
+                f"extractor {type(self.extractor).__name__} has no in_bands: set it to the number of bands B "
+                "to standardise its input"
+            )
         self.standardisation.fit(spectra)
         return self
 

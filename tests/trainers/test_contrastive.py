@@ -385,6 +385,16 @@ def test_input_standardisation_errors():
     with pytest.raises(ValueError, match="NaN or infinite"):
         task.model.fit_input_standardisation(broken)
     assert not bool(task.model.standardisation.fitted)
+    from eospec.models.feature_extractors import ContrastiveRegressor
+
+    bare = torch.nn.Linear(N_BANDS, 8)
+    bare.out_features = 8  # an extractor without in_bands: no standardisation to fit
+    regressor = ContrastiveRegressor(bare, 3)
+    with torch.no_grad():
+        x = torch.from_numpy(spectra)
+        torch.testing.assert_close(regressor(x), regressor.head(bare(x)))  # the identity
+    with pytest.raises(ValueError, match="extractor Linear has no in_bands: set it to the number of bands B"):
+        regressor.fit_input_standardisation(spectra)
     loader = torch.utils.data.DataLoader(SpectraDataset(spectra, abundances), batch_size=16)  # no data module
     with pytest.raises(ValueError, match=r"call fit_input_standardisation\(train_spectra\) on the model first"):
         _trainer(max_epochs=1).fit(task, train_dataloaders=loader)
