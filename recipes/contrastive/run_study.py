@@ -167,19 +167,77 @@ def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Spl
         yield Split("synthetic", seed, train, val, test, wavelengths)
 
 
-def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]) -> Iterator[Split]:
-    """LimeSoDa spectra with the dataset's folds: fold k tests, fold k + 1 validates, the rest trains."""
-    from eospec.libraries import read_limesoda
+#: Soil tables outside LimeSoDa that a soil config may name as ``data.table`` (reader in
+#: :mod:`eospec.libraries`); ``data.path`` is relative to the shared data folder.
+SOIL_TABLES = {"datsoilspc": "read_datsoilspc", "nirsoil": "read_nirsoil"}
 
-    library = read_limesoda(str(data["limesoda"])).select_properties(str(data["property"]))
+
+def read_soil_library(data: dict[str, Any]) -> Any:
+    """The soil library of a config: ``data.limesoda`` (a LimeSoDa dataset) or ``data.table`` + ``data.path``.
+
+    Spectra are returned as reflectance (absorbance tables such as NIRsoil are converted, R = 10^-A)
+    with only the property ``data.property``.
+
+    Raises:
+        ValueError: If the config names neither, an unknown table, or a path that does not exist.
+    """
+    import eospec.libraries as libraries
+    from eospec.datasets.utils import shared_data_dir
+
+    if "limesoda" in data:
+        library = libraries.read_limesoda(str(data["limesoda"]))
+    elif "table" in data:
+        table = str(data["table"])
+        if table not in SOIL_TABLES:
+            raise ValueError(f"data.table {table!r} is unknown: use 'limesoda: NAME' or a table of {list(SOIL_TABLES)}")
+        path = Path(str(data.get("path", "")))
+        if not path.is_absolute():
+            root = shared_data_dir()
+            if root is None:
+                raise ValueError(f"the shared data folder was not found for {path}: set EOSPEC_SHARED_DATA")
+            path = root / path
+        if not path.is_file():
+            raise ValueError(f"data.path {str(path)!r} of table {table!r} does not exist: give the table's CSV")
+        library = getattr(libraries, SOIL_TABLES[table])(path)
+    else:
+        raise ValueError(f"a soil config needs data.limesoda (a LimeSoDa dataset) or data.table (one of {list(SOIL_TABLES)})")
+    return library.select_properties(str(data["property"])).to_quantity("reflectance")
+
+
+def random_folds(keep: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Folds 1..n_folds for the ``keep`` spectra of a table without its own folds (0 for the others).
+
+    The kept spectra are shuffled with ``numpy.random.default_rng(seed)`` and dealt out in turn, so the
+    fold sizes differ by at most one.
+    """
+    assigned = np.zeros(keep.shape, dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(np.flatnonzero(keep))
+    assigned[order] = np.arange(order.size) % n_folds + 1
+    return assigned
+
+
+def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]) -> Iterator[Split]:
+    """Soil spectra with the dataset's folds: fold k tests, fold k + 1 validates, the rest trains.
+
+    LimeSoDa datasets bring their own folds. A table without folds (``data.table``) gets
+    ``data.n_folds`` (default 10) random folds drawn with ``data.fold_seed`` (default 0) over the
+    spectra that have the property, the same for every run seed.
+    """
+    library = read_soil_library(data)
     start, stop, step = (float(v) for v in data["bands_nm"])
     centres = np.arange(start, stop + step / 2, step)
     library = library.resample(centres, np.full(centres.size, step))
     spectra = np.asarray(library.spectra, dtype=np.float32)
     target = library.props[str(data["property"])].to_numpy(dtype=np.float32)
-    assigned = np.asarray(library.folds)
     keep = np.isfinite(target) & np.isfinite(spectra).all(axis=1)
-    all_folds = sorted(int(f) for f in np.unique(assigned))
+    if library.folds is not None:
+        assigned = np.asarray(library.folds)
+    else:
+        assigned = random_folds(keep, int(data.get("n_folds", 10)), int(data.get("fold_seed", 0)))
+    all_folds = sorted(int(f) for f in np.unique(assigned[keep]))
+    unknown = [f for f in folds if int(f) not in all_folds]
+    if unknown:
+        raise ValueError(f"folds {unknown} are not folds of the data: use some of {all_folds}")
     for seed in seeds:
         for fold in folds:
             validation = all_folds[(all_folds.index(int(fold)) + 1) % len(all_folds)]
@@ -245,6 +303,10 @@ def train_one(
     """
     import torch
 
+    if task_kwargs.get("model") == "plsr":
+        if perturbations:
+            raise ValueError("the PLSR reference is not scored under --perturbations: leave it out of --variants")
+        return plsr_one(split, int(task_kwargs.get("max_components", 20)))
     task, seconds, epochs = fit_task(split, task_kwargs, train)
 
     def predict(spectra: np.ndarray) -> np.ndarray:
@@ -263,6 +325,38 @@ def train_one(
         "perturbed": perturbed,
         "seconds": seconds,
         "seconds_per_epoch": seconds / max(epochs, 1),
+    }
+
+
+def plsr_one(split: Split, max_components: int) -> dict[str, Any]:
+    """The chemometric reference: PLSR on the raw spectra, 1..``max_components`` components chosen on validation R2.
+
+    scikit-learn's ``PLSRegression`` (NIPALS, Wold et al. 2001; spectra and targets centred, not
+    scaled) is fitted on the training part once per number of components; the number with the best
+    validation R2 predicts the test part. A variant ``{model: plsr, max_components: A}`` of a config
+    runs it in place of a network, so it shares the splits, the pooling and the tables.
+    """
+    from sklearn.cross_decomposition import PLSRegression
+
+    start = time.perf_counter()
+    (x_train, y_train), (x_val, y_val), (x_test, _) = split.train, split.val, split.test
+    largest = min(max_components, x_train.shape[0] - 1, x_train.shape[1])
+    best: tuple[float, float, Any] | None = None
+    for n_components in range(1, largest + 1):
+        model = PLSRegression(n_components=n_components, scale=False).fit(x_train, y_train)
+        r2, mae = r2_mae(y_val, model.predict(x_val).reshape(y_val.shape))
+        if best is None or r2 > best[0]:
+            best = (r2, mae, model)
+    assert best is not None
+    prediction = np.asarray(best[2].predict(x_test), dtype=np.float32).reshape(len(x_test), -1)
+    seconds = time.perf_counter() - start
+    return {
+        "val": (best[0], best[1]),
+        "test_prediction": prediction,
+        "perturbed": {},
+        "seconds": seconds,
+        "seconds_per_epoch": seconds,
+        "n_components": best[2].n_components,
     }
 
 
@@ -757,7 +851,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     if config["study"] == "synthetic":
         splits = list(synthetic_splits(config["data"], seeds))
     elif config["study"] == "soil":
-        splits = list(soil_splits(config["data"], seeds, folds))
+        try:
+            splits = list(soil_splits(config["data"], seeds, folds))
+        except ValueError as error:
+            parser.error(f"{args.config}: {error}")
     else:
         parser.error(f"study {config['study']!r} is unknown: use 'synthetic' or 'soil'")
     log.info(
