@@ -25,11 +25,18 @@ Usage::
         --grid freeze_extractor=true,false --out two_stage.json   # contrastive pretraining, then regression
     python recipes/contrastive/run_study.py --config recipes/contrastive/synthetic.yaml --perturbations all \
         --out robust.json   # also score every model on the config's perturbed validation and test spectra
+    python recipes/contrastive/run_study.py --config recipes/contrastive/soil_nirsoil.yaml \
+        --variants baseline,plsr_reference   # another soil table (random folds), against the PLSR reference
 
 ``--perturbations`` scores every trained model a second time on perturbed copies of its validation
 and test spectra (the config's ``perturbations``: a wavelength calibration shift ``shift_nm`` and/or
 re-illumination under new Hapke angles ``incidence_deg`` / ``emergence_deg``); ``--tables`` then
 adds one comparison per perturbation.
+
+A soil config names a LimeSoDa dataset (``data.limesoda``, with its own folds) or a soil table of
+:mod:`eospec.libraries` (``data.table`` and ``data.path``, relative to the shared data folder, with
+``data.n_folds`` random folds drawn with ``data.fold_seed``). A variant ``{model: plsr}`` is the
+chemometric reference: PLSR instead of a network, on the same splits.
 
 ``train.max_epochs`` counts the regression epochs: a variant with ``pretrain_epochs`` P trains for
 P + ``max_epochs`` epochs in all, so its regression stage is as long as the baseline's training.
@@ -200,7 +207,9 @@ def read_soil_library(data: dict[str, Any]) -> Any:
             raise ValueError(f"data.path {str(path)!r} of table {table!r} does not exist: give the table's CSV")
         library = getattr(libraries, SOIL_TABLES[table])(path)
     else:
-        raise ValueError(f"a soil config needs data.limesoda (a LimeSoDa dataset) or data.table (one of {list(SOIL_TABLES)})")
+        raise ValueError(
+            f"a soil config needs data.limesoda (a LimeSoDa dataset) or data.table (one of {list(SOIL_TABLES)})"
+        )
     return library.select_properties(str(data["property"])).to_quantity("reflectance")
 
 

@@ -308,3 +308,121 @@ def test_perturbations_score_the_same_models_and_are_checked(shared_data, run_st
     with pytest.raises(SystemExit) as error:
         run_study.main([*argv, *one_angle])
     assert error.value.code == 2
+
+
+def _nirsoil_table(path: Path, n: int = 23) -> tuple[np.ndarray, np.ndarray]:
+    """A small table in NIRsoil's layout: absorbance constant over 1100-1300 nm, Ciso missing for soil 5."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    absorbance = rng.uniform(0.2, 0.9, n)
+    ciso = rng.uniform(0.5, 3.0, n)
+    ciso[5] = np.nan
+    table = pd.DataFrame({"Nt": 1.0, "Ciso": ciso, "CEC": 10.0, "train": 1})
+    bands = pd.DataFrame(np.repeat(absorbance[:, None], 101, axis=1), columns=[str(w) for w in range(1100, 1301, 2)])
+    pd.concat([table, bands], axis=1).to_csv(path, index=False)
+    return absorbance, ciso
+
+
+def test_random_folds_deal_the_kept_spectra_evenly_and_reproducibly(run_study):
+    keep = np.ones(47, dtype=bool)
+    keep[[0, 9, 30]] = False
+    folds = run_study.random_folds(keep, 10, seed=0)
+    assert (folds[~keep] == 0).all()
+    sizes = np.bincount(folds[keep], minlength=11)[1:]
+    assert sizes.sum() == 44 and sizes.max() - sizes.min() <= 1  # 44 spectra in 10 folds: 4 or 5 each
+    np.testing.assert_array_equal(folds, run_study.random_folds(keep, 10, seed=0))
+    assert not np.array_equal(folds, run_study.random_folds(keep, 10, seed=1))
+
+
+def test_soil_splits_of_a_table_convert_absorbance_and_use_random_folds(run_study, tmp_path):
+    absorbance, ciso = _nirsoil_table(tmp_path / "NIRsoil.csv")
+    data = {"table": "nirsoil", "path": str(tmp_path / "NIRsoil.csv"), "property": "Ciso"}
+    data |= {"bands_nm": [1120.0, 1280.0, 20.0], "n_folds": 5, "fold_seed": 0}
+    splits = list(run_study.soil_splits(data, [0, 1], [1, 5]))
+    assert [(s.name, s.seed) for s in splits] == [("fold1", 0), ("fold5", 0), ("fold1", 1), ("fold5", 1)]
+    kept = np.isfinite(ciso)
+    folds = run_study.random_folds(kept, 5, 0)
+    for split, (test_fold, val_fold) in zip(splits, [(1, 2), (5, 1), (1, 2), (5, 1)], strict=True):
+        assert split.train[0].shape[1] == 9  # 1120-1280 nm every 20 nm
+        # the soil without Ciso is in no part; the parts are the folds, whatever the run seed
+        parts = [(folds != test_fold) & (folds != val_fold) & kept, folds == val_fold, folds == test_fold]
+        for (spectra, target), part in zip((split.train, split.val, split.test), parts, strict=True):
+            np.testing.assert_allclose(np.sort(target[:, 0]), np.sort(ciso[part]), rtol=1e-6)
+            # absorbance A becomes reflectance 10^-A (flat spectra stay flat when resampled)
+            expected = np.sort(10.0 ** -absorbance[part])
+            np.testing.assert_allclose(np.sort(spectra[:, 0]), expected, rtol=1e-5)
+            np.testing.assert_allclose(spectra, spectra[:, :1].repeat(9, axis=1), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"table": "ossl", "path": "x.csv"}, "data.table 'ossl' is unknown"),
+        ({"table": "nirsoil", "path": "/no/such/NIRsoil.csv"}, "does not exist"),
+        ({}, "needs data.limesoda"),
+    ],
+)
+def test_soil_configs_with_bad_data_are_refused_with_the_fix(run_study, data, message):
+    data = data | {"property": "Ciso", "bands_nm": [1120.0, 1280.0, 20.0]}
+    with pytest.raises(ValueError, match=message):
+        list(run_study.soil_splits(data, [0], [1]))
+
+
+def test_runner_reports_bad_soil_data_and_unknown_folds_as_usage_errors(run_study, tmp_path, capsys):
+    _nirsoil_table(tmp_path / "NIRsoil.csv")
+    argv = ["--config", str(RECIPES / "soil_nirsoil.yaml"), "--variants", "baseline", "--epochs", "1"]
+    bands = ["--set", "data.bands_nm=[1120, 1280, 20]"]
+    with pytest.raises(SystemExit) as exit_info:
+        run_study.main([*argv, "--set", f"data.path={tmp_path / 'missing.csv'}"])
+    assert exit_info.value.code == 2 and "missing.csv" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        run_study.main([*argv, "--set", f"data.path={tmp_path / 'NIRsoil.csv'}", "--set", "data.folds=[11]", *bands])
+    assert exit_info.value.code == 2 and "folds [11] are not folds of the data" in capsys.readouterr().err
+
+
+def test_plsr_reference_chooses_components_on_validation_and_recovers_a_linear_target(run_study):
+    from sklearn.cross_decomposition import PLSRegression
+    from sklearn.metrics import r2_score
+
+    rng = np.random.default_rng(0)
+    scores, loadings = rng.normal(size=(90, 3)), rng.normal(size=(3, 12))
+    spectra = (scores @ loadings + 0.05 * rng.normal(size=(90, 12))).astype(np.float32)
+    target = (scores @ np.array([1.0, -2.0, 0.5]))[:, None].astype(np.float32)
+    parts = [(spectra[s], target[s]) for s in (slice(0, 50), slice(50, 70), slice(70, 90))]
+    split = run_study.Split("fold1", 0, *parts, np.arange(12.0))
+    result = run_study.plsr_one(split, max_components=8)
+    # independent check: the validation R2 of every number of components, fitted here
+    val_r2 = [
+        r2_score(parts[1][1], PLSRegression(n_components=a, scale=False).fit(*parts[0]).predict(parts[1][0]))
+        for a in range(1, 9)
+    ]
+    assert result["n_components"] == int(np.argmax(val_r2)) + 1 >= 3  # three latent factors carry the target
+    assert result["val"][0] == pytest.approx(max(val_r2), abs=1e-6)
+    assert r2_score(parts[2][1], result["test_prediction"]) > 0.99
+    with pytest.raises(ValueError, match="not scored under --perturbations"):
+        run_study.train_one(split, {"model": "plsr"}, {}, {"shift_5nm": {"shift_nm": 5.0}})
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    ("config", "n_soils", "n_bands"), [("soil_datsoilspc.yaml", 391, 206), ("soil_nirsoil.yaml", 732, 139)]
+)
+def test_follow_up_6_configs_run_on_the_real_tables(
+    shared_data, run_study, tmp_path, monkeypatch, config, n_soils, n_bands
+):
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    import yaml
+
+    data = yaml.safe_load((RECIPES / config).read_text())["data"]
+    splits = list(run_study.soil_splits(data, [0], data["folds"]))
+    # the ten test folds partition the soils that have the property, 39-40 or 73-74 soils each
+    assert sum(len(s.test[0]) for s in splits) == n_soils
+    assert max(len(s.test[0]) for s in splits) - min(len(s.test[0]) for s in splits) <= 1
+    assert all(s.train[0].shape[1] == n_bands and 0.0 < s.train[0].min() and s.train[0].max() < 1.0 for s in splits)
+    out = tmp_path / "quick.json"
+    argv = ["--config", str(RECIPES / config), "--quick", "--epochs", "1", "--seeds", "1"]
+    assert run_study.main([*argv, "--variants", "baseline,plsr_reference", "--out", str(out)]) == 0
+    baseline, plsr = json.loads(out.read_text())["results"]
+    assert baseline["trainings"] == plsr["trainings"] == 2  # folds 1-2
+    assert plsr["test_R2"]["mean"] > baseline["test_R2"]["mean"]  # one epoch of the network against fitted PLSR
