@@ -452,9 +452,11 @@ def run_variant(
         return done
     wall, cpu = time.perf_counter(), time.process_time()
     conditions: dict[str, dict[int, dict[str, list[Any]]]] = {"": {}, **{c: {} for c in perturbations}}
-    seconds = []
+    seconds, components = [], []
     for split in splits:
         result = train_one(split, task_kwargs, train, perturbations)
+        if "n_components" in result:
+            components.append(int(result["n_components"]))
         scores = {"": result} | result["perturbed"]
         for condition, per_seed in conditions.items():
             bucket = per_seed.setdefault(split.seed, {"truth": [], "prediction": [], "val_r2": [], "val_mae": []})
@@ -464,6 +466,8 @@ def run_variant(
             bucket["val_mae"].append(scores[condition]["val"][1])
         seconds.append(result["seconds_per_epoch"])
     summary = {"variant": name, "task": task_kwargs, "train": dict(train)} | summarise_runs(conditions[""])
+    if components:  # the PLSR reference: the number of components chosen on each split's validation part
+        summary["n_components"] = components
     if perturbations:
         summary["perturbations"] = copy.deepcopy(perturbations)
         summary["perturbed"] = {c: summarise_runs(conditions[c]) for c in perturbations}

@@ -425,4 +425,6 @@ def test_follow_up_6_configs_run_on_the_real_tables(
     assert run_study.main([*argv, "--variants", "baseline,plsr_reference", "--out", str(out)]) == 0
     baseline, plsr = json.loads(out.read_text())["results"]
     assert baseline["trainings"] == plsr["trainings"] == 2  # folds 1-2
+    assert len(plsr["n_components"]) == 2 and all(1 <= n <= 20 for n in plsr["n_components"])
+    assert "n_components" not in baseline
     assert plsr["test_R2"]["mean"] > baseline["test_R2"]["mean"]  # one epoch of the network against fitted PLSR
