@@ -60,7 +60,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -70,6 +70,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import eospec  # noqa: E402, F401  (installs the torchvision fallback before lightning is imported)
+
+if TYPE_CHECKING:
+    from eospec.libraries import SpectralLibrary
 
 log = logging.getLogger("run_study")
 
@@ -179,7 +182,7 @@ def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Spl
 SOIL_TABLES = {"datsoilspc": "read_datsoilspc", "nirsoil": "read_nirsoil"}
 
 
-def read_soil_library(data: dict[str, Any]) -> Any:
+def read_soil_library(data: dict[str, Any]) -> SpectralLibrary:
     """The soil library of a config: ``data.limesoda`` (a LimeSoDa dataset) or ``data.table`` + ``data.path``.
 
     Spectra are returned as reflectance (absorbance tables such as NIRsoil are converted, R = 10^-A)
@@ -364,7 +367,7 @@ def plsr_one(split: Split, max_components: int) -> dict[str, Any]:
         "test_prediction": prediction,
         "perturbed": {},
         "seconds": seconds,
-        "seconds_per_epoch": seconds,
+        "seconds_per_epoch": seconds,  # no epochs: the whole fit, so the tables' s/epoch column stays filled
         "n_components": best[2].n_components,
     }
 
