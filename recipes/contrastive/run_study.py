@@ -35,8 +35,10 @@ adds one comparison per perturbation.
 
 A soil config names a LimeSoDa dataset (``data.limesoda``, with its own folds) or a soil table of
 :mod:`eospec.libraries` (``data.table`` and ``data.path``, relative to the shared data folder, with
-``data.n_folds`` random folds drawn with ``data.fold_seed``). A variant ``{model: plsr}`` is the
-chemometric reference: PLSR instead of a network, on the same splits.
+``data.n_folds`` random folds drawn with ``data.fold_seed``). ``data.n_train`` trains on a random
+subset of that many soils of the training folds (label-scarce; drawn with ``data.subset_seed``, the
+same for every run seed). A variant ``{model: plsr}`` is the chemometric reference: PLSR instead of
+a network, on the same splits.
 
 ``train.max_epochs`` counts the regression epochs: a variant with ``pretrain_epochs`` P trains for
 P + ``max_epochs`` epochs in all, so its regression stage is as long as the baseline's training.
@@ -234,6 +236,15 @@ def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]
     LimeSoDa datasets bring their own folds. A table without folds (``data.table``) gets
     ``data.n_folds`` (default 10) random folds drawn with ``data.fold_seed`` (default 0) over the
     spectra that have the property, the same for every run seed.
+
+    With ``data.n_train`` (the label-scarce setting of follow-up 7) only that many soils of the
+    training folds train: a random subset drawn per fold with ``data.subset_seed`` (default 0),
+    the same for every run seed, so that the run seeds vary the initialisation and the views only,
+    as in the other soil studies. Validation and test folds are unchanged.
+
+    Raises:
+        ValueError: If a fold is not a fold of the data, or ``data.n_train`` is below 2 or above the
+            number of soils in the training folds.
     """
     library = read_soil_library(data)
     start, stop, step = (float(v) for v in data["bands_nm"])
@@ -250,12 +261,26 @@ def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]
     unknown = [f for f in folds if int(f) not in all_folds]
     if unknown:
         raise ValueError(f"folds {unknown} are not folds of the data: use some of {all_folds}")
+    n_train = data.get("n_train")
+    subsets = {}
+    for fold in folds:
+        validation = all_folds[(all_folds.index(int(fold)) + 1) % len(all_folds)]
+        training = np.flatnonzero(keep & (assigned != fold) & (assigned != validation))
+        if n_train is not None:
+            if not 2 <= int(n_train) <= training.size:
+                raise ValueError(
+                    f"data.n_train {n_train} is not possible with fold {fold}: use 2 to {training.size} training soils"
+                )
+            rng = np.random.default_rng([int(data.get("subset_seed", 0)), int(fold)])
+            training = np.sort(rng.choice(training, size=int(n_train), replace=False))
+        subsets[fold] = (
+            training,
+            np.flatnonzero(keep & (assigned == validation)),
+            np.flatnonzero(keep & (assigned == fold)),
+        )
     for seed in seeds:
         for fold in folds:
-            validation = all_folds[(all_folds.index(int(fold)) + 1) % len(all_folds)]
-            parts = [keep & (assigned != fold) & (assigned != validation), keep & (assigned == validation)]
-            parts.append(keep & (assigned == fold))
-            train, val, test = ((spectra[p], target[p, None]) for p in parts)
+            train, val, test = ((spectra[p], target[p, None]) for p in subsets[fold])
             yield Split(f"fold{fold}", seed, train, val, test, centres)
 
 

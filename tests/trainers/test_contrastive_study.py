@@ -355,6 +355,31 @@ def test_soil_splits_of_a_table_convert_absorbance_and_use_random_folds(run_stud
             np.testing.assert_allclose(spectra, spectra[:, :1].repeat(9, axis=1), rtol=1e-5)
 
 
+def test_label_scarce_soil_splits_train_on_a_fixed_subset_of_the_training_folds(run_study, tmp_path):
+    _, ciso = _nirsoil_table(tmp_path / "NIRsoil.csv", n=41)
+    data = {"table": "nirsoil", "path": str(tmp_path / "NIRsoil.csv"), "property": "Ciso"}
+    data |= {"bands_nm": [1120.0, 1280.0, 20.0], "n_folds": 5, "fold_seed": 0}
+    full = list(run_study.soil_splits(data, [0], [1, 3]))
+    scarce = list(run_study.soil_splits(data | {"n_train": 10}, [0, 1], [1, 3]))
+    folds = run_study.random_folds(np.isfinite(ciso), 5, 0)
+    for split in scarce:
+        reference = full[0] if split.name == "fold1" else full[1]
+        # 10 distinct soils, all from the training folds; validation and test folds are untouched
+        assert len(split.train[1]) == 10 and len(np.unique(split.train[1])) == 10
+        assert np.isin(split.train[1], reference.train[1]).all()
+        np.testing.assert_array_equal(split.val[1], reference.val[1])
+        np.testing.assert_array_equal(split.test[1], reference.test[1])
+        test_fold = int(split.name.removeprefix("fold"))
+        assert not np.isin(split.train[1], ciso[(folds == test_fold) | (folds == test_fold + 1)]).any()
+    # the subset is the same for every run seed, and another subset seed draws another one
+    np.testing.assert_array_equal(scarce[0].train[1], scarce[2].train[1])
+    other = next(run_study.soil_splits(data | {"n_train": 10, "subset_seed": 1}, [0], [1]))
+    assert not np.array_equal(np.sort(other.train[1], axis=0), np.sort(scarce[0].train[1], axis=0))
+    for n_train in (1, 40):
+        with pytest.raises(ValueError, match=rf"data.n_train {n_train} is not possible with fold 1: use 2 to 2\d"):
+            list(run_study.soil_splits(data | {"n_train": n_train}, [0], [1]))
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
