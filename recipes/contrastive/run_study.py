@@ -106,7 +106,7 @@ REFERENCE_ANGLES_DEG = (30.0, 30.0)
 PERTURBATION_KEYS = ("shift_nm", "incidence_deg", "emergence_deg")
 # Data settings added after some results were recorded, with the value those results used, so that
 # --resume still recognises the older records.
-DATA_DEFAULTS: dict[str, Any] = {"scale": 1.0}
+DATA_DEFAULTS: dict[str, Any] = {"scale": 1.0, "n_train": None, "subset_seed": 0}
 
 
 def check_perturbation(perturbation: dict[str, Any]) -> None:
