@@ -380,6 +380,29 @@ def test_label_scarce_soil_splits_train_on_a_fixed_subset_of_the_training_folds(
             list(run_study.soil_splits(data | {"n_train": n_train}, [0], [1]))
 
 
+def test_label_scarce_soil_study_runs_and_resumes_only_the_same_subset(run_study, tmp_path, monkeypatch):
+    pytest.importorskip("LimeSoDa")
+    out = tmp_path / "scarce.json"
+    argv = ["--config", str(RECIPES / "soil.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
+    argv += ["--variants", "baseline,plsr_reference", "--out", str(out)]
+    scarce = ["--set", "data.n_train=12", "--set", "train.batch_size=12"]
+    assert run_study.main([*argv, *scarce]) == 0
+    record = json.loads(out.read_text())
+    assert record["data"]["n_train"] == 12 and record["train"]["batch_size"] == 12
+    # PLSR on 12 soils can use at most 11 components (scikit-learn: n_components <= n_samples - 1)
+    assert all(1 <= n <= 11 for n in record["results"][1]["n_components"])
+
+    def no_training(*args: Any) -> None:
+        raise AssertionError("a finished variant was trained again")
+
+    monkeypatch.setattr(run_study, "train_one", no_training)
+    assert run_study.main([*argv, *scarce, "--resume"]) == 0
+    with pytest.raises(AssertionError, match="trained again"):  # another subset of 12 soils
+        run_study.main([*argv, *scarce, "--set", "data.subset_seed=1", "--resume"])
+    with pytest.raises(AssertionError, match="trained again"):  # all the soils of the training folds
+        run_study.main([*argv, "--set", "train.batch_size=12", "--resume"])
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
