@@ -386,7 +386,16 @@ def test_label_scarce_soil_study_runs_and_resumes_only_the_same_subset(run_study
     argv = ["--config", str(RECIPES / "soil.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
     argv += ["--variants", "baseline,plsr_reference", "--out", str(out)]
     scarce = ["--set", "data.n_train=12", "--set", "train.batch_size=12"]
+    train_one, sizes = run_study.train_one, []
+
+    def counting_train_one(split, *args):  # noqa: ANN001, ANN002, ANN202
+        sizes.append((len(split.train[0]), len(split.val[0]), len(split.test[0])))
+        return train_one(split, *args)
+
+    monkeypatch.setattr(run_study, "train_one", counting_train_one)
     assert run_study.main([*argv, *scarce]) == 0
+    # 2 variants x folds 1-2: every training part holds the 12 soils, validation and test their 46-soil folds
+    assert sizes == [(12, 46, 46)] * 4
     record = json.loads(out.read_text())
     assert record["data"]["n_train"] == 12 and record["train"]["batch_size"] == 12
     # PLSR on 12 soils can use at most 11 components (scikit-learn: n_components <= n_samples - 1)
