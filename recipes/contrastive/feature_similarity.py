@@ -22,6 +22,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -34,7 +35,7 @@ import run_study  # noqa: E402  (imports eospec first: the torchvision fallback)
 
 
 def pairwise_cosine(features: np.ndarray) -> tuple[float, float]:
-    """Mean and standard deviation of the cosine similarity over all pairs of distinct rows.
+    r"""Mean and standard deviation of the cosine similarity over all pairs of distinct rows.
 
     Args:
         features: float array (N, D), N >= 2, no row of zeros.
@@ -84,13 +85,13 @@ def initial_similarity(spectra: np.ndarray, seed: int, standardise: bool, model:
     return pairwise_cosine(features.numpy())
 
 
-def first_training_spectra(config: dict[str, object]) -> np.ndarray:
+def first_training_spectra(config: dict[str, Any]) -> np.ndarray:
     """The training spectra (N, B) float32 of the first split of a study config (seed 0; fold 1 for soil)."""
-    data = dict(config["data"])  # type: ignore[call-overload]
+    data = dict(config["data"])
     if config["study"] == "synthetic":
         split = next(run_study.synthetic_splits(data, [0]))
     else:
-        split = next(run_study.soil_splits(data, [0], [list(data["folds"])[0]] if "folds" in data else [1]))
+        split = next(run_study.soil_splits(data, [0], [int(data["folds"][0])]))
     return split.train[0]
 
 
@@ -105,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     print("| --- | --- | --- | --- |")
     for path in args.config:
         if not path.is_file():
-            parser.error(f"--config {str(path)!r} does not exist: give a study config such as recipes/contrastive/soil.yaml")
+            parser.error(
+                f"--config {str(path)!r} does not exist: give a study config such as recipes/contrastive/soil.yaml"
+            )
         config = yaml.safe_load(path.read_text())
         spectra = first_training_spectra(config)
         cells = []
