@@ -160,3 +160,23 @@ def quiet_trainer(**kwargs: Any) -> Any:
         "enable_model_summary": False,
     } | kwargs
     return pl.Trainer(**settings)
+
+
+CONTRASTIVE_RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "contrastive"
+
+
+def import_contrastive_recipe(monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
+    """Import the script ``recipes/contrastive/NAME.py`` as a module, with a fresh ``run_study`` beside it.
+
+    The caller should drop ``run_study`` from ``sys.modules`` when done (the scripts import it by name).
+    """
+    import importlib.util
+    import sys
+
+    monkeypatch.syspath_prepend(str(CONTRASTIVE_RECIPES))
+    monkeypatch.delitem(sys.modules, "run_study", raising=False)
+    spec = importlib.util.spec_from_file_location(name, CONTRASTIVE_RECIPES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -10,18 +9,14 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import import_contrastive_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
 
 
 @pytest.fixture
 def probe(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(RECIPES))
-    monkeypatch.delitem(sys.modules, "run_study", raising=False)
-    spec = importlib.util.spec_from_file_location("probe_features", RECIPES / "probe_features.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_contrastive_recipe(monkeypatch, "probe_features")
     yield module
     sys.modules.pop("run_study", None)
 

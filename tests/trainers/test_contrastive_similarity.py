@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,18 +9,14 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import import_contrastive_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
 
 
 @pytest.fixture
 def similarity(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.syspath_prepend(str(RECIPES))
-    monkeypatch.delitem(sys.modules, "run_study", raising=False)
-    spec = importlib.util.spec_from_file_location("feature_similarity", RECIPES / "feature_similarity.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = import_contrastive_recipe(monkeypatch, "feature_similarity")
     yield module
     sys.modules.pop("run_study", None)
 
