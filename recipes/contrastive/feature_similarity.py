@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from sklearn.metrics.pairwise import cosine_similarity
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -52,8 +53,7 @@ def pairwise_cosine(features: np.ndarray) -> tuple[float, float]:
     norms = np.linalg.norm(features, axis=1)
     if not (norms > 0).all():
         raise ValueError(f"{int((norms == 0).sum())} feature vectors are zero: their cosine similarity is undefined")
-    unit = features / norms[:, None]
-    similarity = unit @ unit.T
+    similarity = cosine_similarity(features)
     off_diagonal = similarity[~np.eye(len(similarity), dtype=bool)]
     return float(off_diagonal.mean()), float(off_diagonal.std())
 

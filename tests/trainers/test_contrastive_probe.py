@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import import_contrastive_recipe
+from conftest import CONTRASTIVE_RECIPES, import_contrastive_recipe
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
+RECIPES = CONTRASTIVE_RECIPES
 
 
 @pytest.fixture
