@@ -32,6 +32,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from run_study import spread_test  # noqa: E402  (the spread test of every study table)
+
 
 def seed_scores(record: Mapping[str, Any], variant: str, metric: str = "test_R2") -> dict[int, float]:
     """The per-seed score of one variant of a finished study.
@@ -142,27 +148,6 @@ def paired_summary(differences: Sequence[float], confidence: float = 0.95) -> di
     }
 
 
-def spread_test(record: Mapping[str, Any], variant: str, baseline: str = "baseline") -> tuple[float, bool]:
-    """The spread test of the earlier follow-ups: is the gain of the mean test R2 above the spread?
-
-    Args:
-        record: a loaded result JSON of ``run_study.py``.
-        variant: the variant's name.
-        baseline: the reference variant's name.
-
-    Returns:
-        ``(spread, passes)``: the larger of the two standard deviations over seeds of test R2, and
-        whether the variant's mean exceeds the baseline's by more than it.
-
-    Raises:
-        ValueError: If either variant is missing.
-    """
-    ours = np.array(list(seed_scores(record, variant).values()))
-    reference = np.array(list(seed_scores(record, baseline).values()))
-    spread = max(float(ours.std(ddof=1)), float(reference.std(ddof=1)))
-    return spread, bool(ours.mean() - reference.mean() > spread)
-
-
 def pooled_differences(per_study: Mapping[str, Mapping[int, float]]) -> dict[int, float]:
     """Per-seed mean of the paired differences over studies, on the seeds present in every study.
 
@@ -194,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     per_study: dict[str, dict[int, float]] = {}
     records: dict[str, dict[str, Any]] = {}
     for path in args.results:
+        if path.stem in per_study:
+            parser.error(f"two results are named {path.stem!r}: rename one, the tables tell studies apart by file name")
         if not path.is_file():
             parser.error(f"result {str(path)!r} does not exist: give a result JSON written by run_study.py --out")
         try:
@@ -213,7 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, s in summaries.items():
-        spread, passes = spread_test(records[name], args.variant, args.baseline)
+        spread, passes = spread_test(
+            list(seed_scores(records[name], args.variant).values()),
+            list(seed_scores(records[name], args.baseline).values()),
+        )
         print(
             f"| {name} | {int(s['n'])} | {s['mean']:+.4f} [{s['low']:+.4f}, {s['high']:+.4f}] | {s['std']:.4f} | "
             f"{int(s['better'])}/{int(s['n'])} | {s['p_t']:.4f} | {adjusted[name]:.4f} | {s['p_wilcoxon']:.4f} | "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -15,8 +17,10 @@ from scipy import stats
 
 
 @pytest.fixture
-def paired(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    return import_contrastive_recipe(monkeypatch, "paired_test")
+def paired(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    module = import_contrastive_recipe(monkeypatch, "paired_test")
+    yield module
+    sys.modules.pop("run_study", None)
 
 
 def study(scores: dict[str, dict[int, float]]) -> dict[str, Any]:
@@ -95,14 +99,12 @@ def test_pooled_differences_average_over_studies_on_common_seeds(paired):
 
 
 def test_spread_test_compares_the_gain_with_the_larger_standard_deviation(paired):
-    baseline = {0: 0.50, 1: 0.52, 2: 0.54}  # std 0.02
-    assert paired.spread_test(study({"baseline": baseline, "v": {0: 0.53, 1: 0.55, 2: 0.57}}), "v") == (
-        pytest.approx(0.02),
-        True,
-    )
+    baseline = [0.50, 0.52, 0.54]  # std 0.02
+    assert paired.spread_test([0.53, 0.55, 0.57], baseline) == (pytest.approx(0.02), True)
     # gain 0.02, but the variant's spread is 0.04
-    passes = paired.spread_test(study({"baseline": baseline, "v": {0: 0.50, 1: 0.54, 2: 0.58}}), "v")
-    assert passes == (pytest.approx(0.04), False)
+    assert paired.spread_test([0.50, 0.54, 0.58], baseline) == (pytest.approx(0.04), False)
+    # a single seed has no spread: any gain passes
+    assert paired.spread_test([0.51], [0.50]) == (0.0, True)
 
 
 def write(path: Path, record: dict[str, Any]) -> Path:
@@ -141,3 +143,9 @@ def test_cli_errors_name_the_bad_value_and_exit_2(paired, tmp_path, capsys):
         paired.main(["--variant", "flip", str(one_seed)])
     assert unknown.value.code == 2
     assert "variant 'flip' is not in the study" in capsys.readouterr().err
+    (tmp_path / "other").mkdir()
+    same_name = write(tmp_path / "other" / "one.json", study({"baseline": {0: 0.5}, "nn": {0: 0.6}}))
+    with pytest.raises(SystemExit) as twice:
+        paired.main(["--variant", "nn", str(one_seed), str(same_name)])
+    assert twice.value.code == 2
+    assert "two results are named 'one': rename one" in capsys.readouterr().err

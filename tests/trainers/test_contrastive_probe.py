@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from conftest import CONTRASTIVE_RECIPES, import_contrastive_recipe
 
-RECIPES = CONTRASTIVE_RECIPES
-
 
 @pytest.fixture
 def probe(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
@@ -44,7 +42,7 @@ def test_ridge_probe_scores_one_when_features_hold_the_targets_and_none_for_nois
 def test_probe_runs_on_a_small_synthetic_problem(shared_data, probe, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
     out = tmp_path / "probe.json"
-    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--seeds", "1", "--pretrain-epochs", "1"]
+    argv = ["--config", str(CONTRASTIVE_RECIPES / "synthetic.yaml"), "--seeds", "1", "--pretrain-epochs", "1"]
     argv += ["--set", "data.n_pixels=300", "--set", "data.n_train=100", "--set", "data.n_val=50"]
     argv += ["--set", "train.max_epochs=1", "--pretrain", "rnc=loss_form:rnc,temperature:2", "--out", str(out)]
     assert probe.main(argv) == 0

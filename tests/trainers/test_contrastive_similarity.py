@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from conftest import CONTRASTIVE_RECIPES, import_contrastive_recipe
 
-RECIPES = CONTRASTIVE_RECIPES
-
 
 @pytest.fixture
 def similarity(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
@@ -76,7 +74,7 @@ def test_standardised_similarity_ignores_the_unit_of_the_spectra(similarity):
 
 def test_command_line_rejects_bad_options(similarity, capsys, tmp_path):
     with pytest.raises(SystemExit) as error:
-        similarity.main(["--config", str(RECIPES / "soil.yaml"), "--seeds", "0"])
+        similarity.main(["--config", str(CONTRASTIVE_RECIPES / "soil.yaml"), "--seeds", "0"])
     assert error.value.code == 2
     assert "--seeds 0 is invalid: use 1 or more initialisations" in capsys.readouterr().err
     with pytest.raises(SystemExit) as error:
@@ -86,7 +84,7 @@ def test_command_line_rejects_bad_options(similarity, capsys, tmp_path):
 
 
 def test_command_line_table_on_the_synthetic_config(similarity, shared_data, capsys):
-    assert similarity.main(["--config", str(RECIPES / "synthetic.yaml"), "--seeds", "1"]) == 0
+    assert similarity.main(["--config", str(CONTRASTIVE_RECIPES / "synthetic.yaml"), "--seeds", "1"]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[:2] == ["synthetic.yaml", "500 x 224"]
