@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     usable = usable_spectra(names, spectra)
     angles = spectral_angles_deg(spectra[usable])
     sets = nearest_sets(angles, args.size, args.min_angle)
-    candidates = []
+    candidates: list[dict[str, Any]] = []
     for members in sets:
         rows = [usable[i] for i in members]
         pair_angles = angles[np.ix_(members, members)][np.triu_indices(len(members), 1)]
