@@ -168,7 +168,8 @@ CONTRASTIVE_RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "contras
 def import_contrastive_recipe(monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
     """Import the script ``recipes/contrastive/NAME.py`` as a module, with a fresh ``run_study`` beside it.
 
-    The caller should drop ``run_study`` from ``sys.modules`` when done (the scripts import it by name).
+    The caller should drop ``run_study`` from ``sys.modules`` when done (the scripts import it by name);
+    the :func:`contrastive_recipe` fixture does.
     """
     import importlib.util
     import sys
@@ -180,3 +181,12 @@ def import_contrastive_recipe(monkeypatch: pytest.MonkeyPatch, name: str) -> Any
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def contrastive_recipe(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A function ``NAME -> module`` importing ``recipes/contrastive/NAME.py``; drops ``run_study`` afterwards."""
+    import sys
+
+    yield lambda name: import_contrastive_recipe(monkeypatch, name)
+    sys.modules.pop("run_study", None)

@@ -40,6 +40,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
 #: The ridge penalties searched by ``RidgeCV`` (leave-one-out on the training pixels).
 RIDGE_ALPHAS = np.logspace(-8, 3, 23)
 
@@ -125,22 +129,12 @@ def ridge_validation_r2(endmembers: npt.ArrayLike, data: dict[str, Any], seed: i
     Returns:
         R2 averaged over the R abundances (scikit-learn ``r2_score``, uniform average).
     """
+    from run_study import synthetic_image, synthetic_parts
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
 
-    from eospec.synthetic import make_mixtures
-
-    spectra, abundances = make_mixtures(
-        np.asarray(endmembers, dtype=np.float64),
-        n_pixels=int(data["n_pixels"]),
-        snr_db=data["snr_db"],
-        seed=int(data.get("data_seed", 0)),
-        concentration=data.get("concentration", 1.0),
-        scale=float(data.get("scale", 1.0)),
-    )
-    n_train, n_val = int(data["n_train"]), int(data["n_val"])
-    order = np.random.default_rng(seed).permutation(len(spectra))
-    train, val = order[:n_train], order[n_train : n_train + n_val]
+    spectra, abundances = synthetic_image(data, np.asarray(endmembers, dtype=np.float64))
+    train, val, _ = synthetic_parts(data, len(spectra), seed)
     model = RidgeCV(alphas=RIDGE_ALPHAS).fit(spectra[train], abundances[train])
     return float(r2_score(abundances[val], model.predict(spectra[val])))
 

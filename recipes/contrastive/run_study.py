@@ -158,12 +158,11 @@ def perturb(spectra: np.ndarray, wavelengths_nm: np.ndarray, perturbation: dict[
 # ------------------------------------------------------------------------------------------------
 
 
-def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Split]:
-    """One 100 x 100 post-nonlinear image (fixed ``data_seed``, optional ``scale``), split at random per run seed."""
-    from eospec.synthetic import SYNTHETIC_ENDMEMBERS, make_mixtures, usgs_endmembers
+def synthetic_image(data: dict[str, Any], endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The post-nonlinear image of a synthetic config's ``data``: spectra (N, B) and abundances (N, R)."""
+    from eospec.synthetic import make_mixtures
 
-    wavelengths, endmembers = usgs_endmembers(data.get("library"), data.get("endmembers") or SYNTHETIC_ENDMEMBERS)
-    spectra, abundances = make_mixtures(
+    return make_mixtures(
         endmembers,
         n_pixels=int(data["n_pixels"]),
         snr_db=data["snr_db"],
@@ -171,11 +170,23 @@ def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Spl
         concentration=data.get("concentration", 1.0),
         scale=float(data.get("scale", 1.0)),
     )
+
+
+def synthetic_parts(data: dict[str, Any], n_pixels: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The train / validation / test pixel indices of run seed ``seed`` (``n_train``, ``n_val``, the rest)."""
     n_train, n_val = int(data["n_train"]), int(data["n_val"])
+    order = np.random.default_rng(seed).permutation(n_pixels)
+    return order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
+
+
+def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Split]:
+    """One 100 x 100 post-nonlinear image (fixed ``data_seed``, optional ``scale``), split at random per run seed."""
+    from eospec.synthetic import SYNTHETIC_ENDMEMBERS, usgs_endmembers
+
+    wavelengths, endmembers = usgs_endmembers(data.get("library"), data.get("endmembers") or SYNTHETIC_ENDMEMBERS)
+    spectra, abundances = synthetic_image(data, endmembers)
     for seed in seeds:
-        order = np.random.default_rng(seed).permutation(len(spectra))
-        parts = order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :]
-        train, val, test = ((spectra[p], abundances[p]) for p in parts)
+        train, val, test = ((spectra[p], abundances[p]) for p in synthetic_parts(data, len(spectra), seed))
         yield Split("synthetic", seed, train, val, test, wavelengths)
 
 

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import importlib
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 import yaml
-from conftest import CONTRASTIVE_RECIPES, import_contrastive_recipe
+from conftest import CONTRASTIVE_RECIPES
 
 
 @pytest.fixture
-def chooser(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    module = import_contrastive_recipe(monkeypatch, "choose_endmembers")
-    yield module
-    sys.modules.pop("run_study", None)
+def chooser(contrastive_recipe) -> ModuleType:
+    return contrastive_recipe("choose_endmembers")
 
 
 def test_spectral_angles_match_hand_values_and_ignore_brightness(chooser):

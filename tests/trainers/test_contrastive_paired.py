@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import import_contrastive_recipe
 from scipy import stats
 
 
 @pytest.fixture
-def paired(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    module = import_contrastive_recipe(monkeypatch, "paired_test")
-    yield module
-    sys.modules.pop("run_study", None)
+def paired(contrastive_recipe) -> ModuleType:
+    return contrastive_recipe("paired_test")
 
 
 def study(scores: dict[str, dict[int, float]]) -> dict[str, Any]:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import sys
 from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import CONTRASTIVE_RECIPES, import_contrastive_recipe
+from conftest import CONTRASTIVE_RECIPES
 
 
 @pytest.fixture
-def probe(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    module = import_contrastive_recipe(monkeypatch, "probe_features")
-    yield module
-    sys.modules.pop("run_study", None)
+def probe(contrastive_recipe) -> ModuleType:
+    return contrastive_recipe("probe_features")
 
 
 def test_parse_pretraining_reads_settings_and_rejects_malformed_options(probe):

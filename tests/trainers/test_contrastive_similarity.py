@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from types import ModuleType
 
 import numpy as np
 import pytest
-from conftest import CONTRASTIVE_RECIPES, import_contrastive_recipe
+from conftest import CONTRASTIVE_RECIPES
 
 
 @pytest.fixture
-def similarity(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    module = import_contrastive_recipe(monkeypatch, "feature_similarity")
-    yield module
-    sys.modules.pop("run_study", None)
+def similarity(contrastive_recipe) -> ModuleType:
+    return contrastive_recipe("feature_similarity")
 
 
 def test_pairwise_cosine_matches_a_loop_over_pairs(similarity):
