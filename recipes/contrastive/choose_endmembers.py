@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -60,14 +61,15 @@ def spectral_angles_deg(spectra: npt.ArrayLike) -> npt.NDArray[np.float64]:
     Raises:
         ValueError: If ``spectra`` is not 2-D or a spectrum has zero norm.
     """
+    from sklearn.metrics.pairwise import cosine_similarity
+
     table = np.asarray(spectra, dtype=np.float64)
     if table.ndim != 2:
         raise ValueError(f"spectra of shape {table.shape}: pass an (L, B) array")
     norms = np.linalg.norm(table, axis=1)
     if np.any(norms == 0):
         raise ValueError(f"spectrum {int(np.argmin(norms))} is all zero: its spectral angle is undefined")
-    unit = table / norms[:, None]
-    angles = np.degrees(np.arccos(np.clip(unit @ unit.T, -1.0, 1.0)))
+    angles = np.degrees(np.arccos(np.clip(cosine_similarity(table), -1.0, 1.0)))
     np.fill_diagonal(angles, 0.0)
     return angles
 
@@ -76,19 +78,16 @@ def usable_spectra(names: Sequence[str], spectra: npt.ArrayLike) -> list[int]:
     """Rows measured on every channel, within [0, 1], whose name occurs once (rule 1).
 
     Args:
-        names: the library's spectrum names, length L.
+        names: the library's spectrum names, length L, whitespace already normalised.
         spectra: array (L, B), deleted channels marked below -1e30.
 
     Returns:
         The indices of the usable rows, increasing.
     """
     table = np.asarray(spectra, dtype=np.float64)
-    counts: dict[str, int] = {}
-    for name in names:
-        key = " ".join(str(name).split())
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter(names)
     complete = np.all(np.isfinite(table), axis=1) & np.all((table >= 0.0) & (table <= 1.0), axis=1)
-    return [i for i, name in enumerate(names) if complete[i] and counts[" ".join(str(name).split())] == 1]
+    return [i for i, name in enumerate(names) if complete[i] and counts[name] == 1]
 
 
 def nearest_sets(angles: npt.ArrayLike, size: int = 4, min_angle_deg: float = 2.0) -> list[tuple[int, ...]]:

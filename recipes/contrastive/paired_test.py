@@ -12,12 +12,15 @@ study (one result JSON of ``run_study.py``) and seed s it takes
 mean of :math:`d`, its 95 % confidence interval (Student t), the one-sided paired t-test
 (H1: mean > 0) with Holm's (1979) step-down correction over the studies, and the one-sided Wilcoxon
 signed-rank test. The pooled row tests the per-seed mean of :math:`d` over the studies, on the
-seeds present in all of them; it is the primary test of follow-up 9.
+seeds present in all of them; it is the primary test of follow-up 9. With ``--variant`` given
+several times (follow-up 10), Holm's correction runs over every (variant, study) row.
 
 Usage::
 
     python recipes/contrastive/paired_test.py --variant nearest_neighbour_averaging \
         recipes/contrastive/results/soil_paired_seeds_*.json
+    python recipes/contrastive/paired_test.py --variant "spectral_flip [alpha=0.001, radius=0.01]" \
+        --variant "no_augmentation [alpha=0.01, radius=0.01]" recipes/contrastive/results/similar_paired_seeds.json
 """
 
 from __future__ import annotations
@@ -172,55 +175,73 @@ def pooled_differences(per_study: Mapping[str, Mapping[int, float]]) -> dict[int
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", nargs="+", type=Path, help="result JSONs of run_study.py (one per data set)")
-    parser.add_argument("--variant", required=True, help="the variant tested")
+    parser.add_argument(
+        "--variant", required=True, action="append", help="a variant tested (repeatable: Holm over all their rows)"
+    )
     parser.add_argument("--baseline", default="baseline", help="the reference variant (default: baseline)")
     parser.add_argument("--metric", default="test_R2", help="the per-seed score (default: test_R2)")
     args = parser.parse_args(argv)
-    per_study: dict[str, dict[int, float]] = {}
     records: dict[str, dict[str, Any]] = {}
+    paths = {path.stem: path for path in args.results}
     for path in args.results:
-        if path.stem in per_study:
+        if path.stem in records:
             parser.error(f"two results are named {path.stem!r}: rename one, the tables tell studies apart by file name")
         if not path.is_file():
             parser.error(f"result {str(path)!r} does not exist: give a result JSON written by run_study.py --out")
         try:
-            record = json.loads(path.read_text())
-            per_study[path.stem] = paired_differences(record, args.variant, args.baseline, args.metric)
-        except (ValueError, KeyError, TypeError) as error:
-            parser.error(f"{path}: {error}")
-        records[path.stem] = record
-    summaries = {name: paired_summary(list(d.values())) for name, d in per_study.items() if len(d) > 1}
+            records[path.stem] = json.loads(path.read_text())
+        except ValueError as error:
+            parser.error(f"{path} is not JSON ({error}): give a result JSON written by run_study.py --out")
+    per_variant: dict[str, dict[str, dict[int, float]]] = {}
+    for variant in args.variant:
+        per_study: dict[str, dict[int, float]] = {}
+        for name, record in records.items():
+            try:
+                per_study[name] = paired_differences(record, variant, args.baseline, args.metric)
+            except (ValueError, KeyError, TypeError) as error:
+                parser.error(f"{paths[name]}: {error}")
+        per_variant[variant] = per_study
+    summaries = {
+        (variant, name): paired_summary(list(d.values()))
+        for variant, per_study in per_variant.items()
+        for name, d in per_study.items()
+        if len(d) > 1
+    }
     if not summaries:
         parser.error("every study has a single shared seed: a paired test needs 2 or more")
     adjusted = dict(zip(summaries, holm([s["p_t"] for s in summaries.values()]), strict=True))
-    print(f"{args.variant} minus {args.baseline}, {args.metric} paired by seed\n")
-    print(
-        "| study | seeds | mean gain [95 % CI] | std | seeds better | p (t, one-sided) | p Holm | "
-        "p (Wilcoxon) | spread | gain > spread |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, s in summaries.items():
-        spread, passes = spread_test(
-            list(seed_scores(records[name], args.variant).values()),
-            list(seed_scores(records[name], args.baseline).values()),
-        )
+    for variant, per_study in per_variant.items():
+        print(f"{variant} minus {args.baseline}, {args.metric} paired by seed (Holm over {len(summaries)} tests)\n")
         print(
-            f"| {name} | {int(s['n'])} | {s['mean']:+.4f} [{s['low']:+.4f}, {s['high']:+.4f}] | {s['std']:.4f} | "
-            f"{int(s['better'])}/{int(s['n'])} | {s['p_t']:.4f} | {adjusted[name]:.4f} | {s['p_wilcoxon']:.4f} | "
-            f"{spread:.4f} | {'yes' if passes else 'no'} |"
+            "| study | seeds | mean gain [95 % CI] | std | seeds better | p (t, one-sided) | p Holm | "
+            "p (Wilcoxon) | spread | gain > spread |"
         )
-    if len(per_study) > 1:
-        try:
-            pooled = pooled_differences(per_study)
-        except ValueError as error:
-            parser.error(str(error))
-        if len(pooled) > 1:
-            s = paired_summary(list(pooled.values()))
-            print(
-                f"| pooled (per-seed mean over {len(per_study)} studies) | {int(s['n'])} | "
-                f"{s['mean']:+.4f} [{s['low']:+.4f}, {s['high']:+.4f}] | {s['std']:.4f} | "
-                f"{int(s['better'])}/{int(s['n'])} | {s['p_t']:.4f} | | {s['p_wilcoxon']:.4f} | | |"
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for (tested, name), s in summaries.items():
+            if tested != variant:
+                continue
+            spread, passes = spread_test(
+                list(seed_scores(records[name], variant, args.metric).values()),
+                list(seed_scores(records[name], args.baseline, args.metric).values()),
             )
+            print(
+                f"| {name} | {int(s['n'])} | {s['mean']:+.4f} [{s['low']:+.4f}, {s['high']:+.4f}] | {s['std']:.4f} | "
+                f"{int(s['better'])}/{int(s['n'])} | {s['p_t']:.4f} | {adjusted[(variant, name)]:.4f} | "
+                f"{s['p_wilcoxon']:.4f} | {spread:.4f} | {'yes' if passes else 'no'} |"
+            )
+        if len(per_study) > 1:
+            try:
+                pooled = pooled_differences(per_study)
+            except ValueError as error:
+                parser.error(str(error))
+            if len(pooled) > 1:
+                s = paired_summary(list(pooled.values()))
+                print(
+                    f"| pooled (per-seed mean over {len(per_study)} studies) | {int(s['n'])} | "
+                    f"{s['mean']:+.4f} [{s['low']:+.4f}, {s['high']:+.4f}] | {s['std']:.4f} | "
+                    f"{int(s['better'])}/{int(s['n'])} | {s['p_t']:.4f} | | {s['p_wilcoxon']:.4f} | | |"
+                )
+        print()
     return 0
 
 

@@ -124,6 +124,31 @@ def test_cli_prints_a_row_per_study_and_the_pooled_test(paired, tmp_path, capsys
     assert "| pooled (per-seed mean over 2 studies) | 6 | +0.0100" in out
 
 
+def test_cli_with_two_variants_corrects_over_every_variant_and_study(paired, tmp_path, capsys):
+    generator = np.random.default_rng(5)
+    files, raw = [], []
+    for name in ("a", "b"):
+        base = {seed: 0.5 + 0.02 * generator.normal() for seed in range(8)}
+        gains = {"nn": 0.004 * generator.normal(size=8) + 0.002, "flip": 0.004 * generator.normal(size=8)}
+        scores = {"baseline": base} | {v: {s: base[s] + g[s] for s in base} for v, g in gains.items()}
+        files.append(write(tmp_path / f"{name}.json", study(scores)))
+        for variant, gain in gains.items():
+            raw.append((variant, name, stats.ttest_1samp(gain, 0.0, alternative="greater").pvalue))
+    assert paired.main(["--variant", "nn", "--variant", "flip", *map(str, files)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(Holm over 4 tests)") == 2
+    # the four raw p-values, Holm-adjusted by hand
+    ordered = sorted(raw, key=lambda item: item[2])
+    running, expected = 0.0, {}
+    for k, (variant, name, p) in enumerate(ordered):
+        running = max(running, min(1.0, (4 - k) * p))
+        expected[(variant, name)] = running
+    blocks = dict(zip(("nn", "flip"), out.split("minus baseline")[1:], strict=True))
+    for (variant, name), adjusted in expected.items():
+        row = next(line for line in blocks[variant].splitlines() if line.startswith(f"| {name} |"))
+        assert row.split("|")[7].strip() == f"{adjusted:.4f}"
+
+
 def test_cli_errors_name_the_bad_value_and_exit_2(paired, tmp_path, capsys):
     with pytest.raises(SystemExit) as missing:
         paired.main(["--variant", "nn", str(tmp_path / "absent.json")])
@@ -144,3 +169,8 @@ def test_cli_errors_name_the_bad_value_and_exit_2(paired, tmp_path, capsys):
         paired.main(["--variant", "nn", str(one_seed), str(same_name)])
     assert twice.value.code == 2
     assert "two results are named 'one': rename one" in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(SystemExit) as malformed:
+        paired.main(["--variant", "nn", str(broken)])
+    assert malformed.value.code == 2 and "broken.json is not JSON" in capsys.readouterr().err
