@@ -37,7 +37,8 @@ A soil config names a LimeSoDa dataset (``data.limesoda``, with its own folds) o
 :mod:`eospec.libraries` (``data.table`` and ``data.path``, relative to the shared data folder, with
 ``data.n_folds`` random folds drawn with ``data.fold_seed``). ``data.n_train`` trains on a random
 subset of that many soils of the training folds (label-scarce; drawn with ``data.subset_seed``, the
-same for every run seed). A variant ``{model: plsr}`` is the chemometric reference: PLSR instead of
+same for every run seed). ``data.inputs`` chooses what the network sees: ``reflectance`` (the
+default), ``absorbance`` or ``absorbance_snv`` (follow-up 12). A variant ``{model: plsr}`` is the chemometric reference: PLSR instead of
 a network, on the same splits.
 
 ``train.max_epochs`` counts the regression epochs: a variant with ``pretrain_epochs`` P trains for
@@ -106,7 +107,7 @@ REFERENCE_ANGLES_DEG = (30.0, 30.0)
 PERTURBATION_KEYS = ("shift_nm", "incidence_deg", "emergence_deg")
 # Data settings added after some results were recorded, with the value those results used, so that
 # --resume still recognises the older records.
-DATA_DEFAULTS: dict[str, Any] = {"scale": 1.0, "n_train": None, "subset_seed": 0}
+DATA_DEFAULTS: dict[str, Any] = {"scale": 1.0, "n_train": None, "subset_seed": 0, "inputs": "reflectance"}
 
 
 def check_perturbation(perturbation: dict[str, Any]) -> None:
@@ -229,6 +230,44 @@ def read_soil_library(data: dict[str, Any]) -> SpectralLibrary:
     return library.select_properties(str(data["property"])).to_quantity("reflectance")
 
 
+SOIL_INPUTS = ("reflectance", "absorbance", "absorbance_snv")
+
+
+def soil_inputs(spectra: np.ndarray, inputs: str) -> np.ndarray:
+    """The network's input representation of soil reflectance (``data.inputs``; follow-up 12).
+
+    Every option works spectrum by spectrum (nothing is fitted on the data), so it is applied once
+    to all spectra before the split without leaking test information:
+
+    * ``reflectance``: unchanged;
+    * ``absorbance``: apparent absorbance log10(1/R), reflectance floored at 1e-4
+      (:class:`~eospec.preprocessing.ReflectanceToAbsorbance`);
+    * ``absorbance_snv``: absorbance, then the standard normal variate of each spectrum (Barnes,
+      Dhanoa and Lister 1989, *Appl. Spectrosc.* 43(5):772-777;
+      :class:`~eospec.preprocessing.StandardNormalVariate`), the input of eospec's bundled SOC model.
+
+    Args:
+        spectra: reflectance (fraction 0-1), float array (N, B).
+        inputs: one of ``SOIL_INPUTS``.
+
+    Returns:
+        float32 array (N, B).
+
+    Raises:
+        ValueError: If ``inputs`` is not one of ``SOIL_INPUTS``.
+    """
+    from eospec.preprocessing import ReflectanceToAbsorbance, StandardNormalVariate
+
+    if inputs not in SOIL_INPUTS:
+        raise ValueError(f"data.inputs {inputs!r} is unknown: use one of {list(SOIL_INPUTS)}")
+    values = np.asarray(spectra, dtype=np.float64)
+    if inputs != "reflectance":
+        values = ReflectanceToAbsorbance().fit_transform(values)
+    if inputs == "absorbance_snv":
+        values = StandardNormalVariate().fit_transform(values)
+    return np.asarray(values, dtype=np.float32)
+
+
 def random_folds(keep: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     """Folds 1..n_folds for the ``keep`` spectra of a table without its own folds (0 for the others).
 
@@ -253,9 +292,11 @@ def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]
     the same for every run seed, so that the run seeds vary the initialisation and the views only,
     as in the other soil studies. Validation and test folds are unchanged.
 
+    ``data.inputs`` (see :func:`soil_inputs`) converts the reflectance before the split.
+
     Raises:
-        ValueError: If a fold is not a fold of the data, or ``data.n_train`` is below 2 or above the
-            number of soils in the training folds.
+        ValueError: If a fold is not a fold of the data, ``data.n_train`` is below 2 or above the
+            number of soils in the training folds, or ``data.inputs`` is unknown.
     """
     library = read_soil_library(data)
     start, stop, step = (float(v) for v in data["bands_nm"])
@@ -264,6 +305,9 @@ def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]
     spectra = np.asarray(library.spectra, dtype=np.float32)
     target = library.props[str(data["property"])].to_numpy(dtype=np.float32)
     keep = np.isfinite(target) & np.isfinite(spectra).all(axis=1)
+    inputs = str(data.get("inputs", "reflectance"))
+    if inputs != "reflectance":
+        spectra[keep] = soil_inputs(spectra[keep], inputs)
     if library.folds is not None:
         assigned = np.asarray(library.folds)
     else:
