@@ -38,8 +38,8 @@ A soil config names a LimeSoDa dataset (``data.limesoda``, with its own folds) o
 ``data.n_folds`` random folds drawn with ``data.fold_seed``). ``data.n_train`` trains on a random
 subset of that many soils of the training folds (label-scarce; drawn with ``data.subset_seed``, the
 same for every run seed). ``data.inputs`` chooses what the network sees: ``reflectance`` (the
-default), ``absorbance`` or ``absorbance_snv`` (follow-up 12). A variant ``{model: plsr}`` is the chemometric reference: PLSR instead of
-a network, on the same splits.
+default), ``absorbance`` or ``absorbance_snv`` (follow-up 12). A variant ``{model: plsr}`` is the
+chemometric reference: PLSR instead of a network, on the same splits.
 
 ``train.max_epochs`` counts the regression epochs: a variant with ``pretrain_epochs`` P trains for
 P + ``max_epochs`` epochs in all, so its regression stage is as long as the baseline's training.

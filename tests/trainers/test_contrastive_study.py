@@ -355,6 +355,43 @@ def test_soil_splits_of_a_table_convert_absorbance_and_use_random_folds(run_stud
             np.testing.assert_allclose(spectra, spectra[:, :1].repeat(9, axis=1), rtol=1e-5)
 
 
+def test_soil_inputs_are_absorbance_and_its_snv_computed_per_spectrum(run_study):
+    rng = np.random.default_rng(5)
+    reflectance = rng.uniform(0.05, 0.6, (7, 30))
+    reflectance[2, 4] = 0.0  # floored at 1e-4: absorbance 4
+    absorbance = -np.log10(np.maximum(reflectance, 1e-4))
+    np.testing.assert_allclose(run_study.soil_inputs(reflectance, "absorbance"), absorbance, rtol=1e-6)
+    centred = absorbance - absorbance.mean(axis=1, keepdims=True)
+    snv = centred / np.sqrt((centred**2).sum(axis=1, keepdims=True) / (30 - 1))  # Barnes et al. (1989), p - 1
+    converted = run_study.soil_inputs(reflectance, "absorbance_snv")
+    assert converted.dtype == np.float32
+    np.testing.assert_allclose(converted, snv, rtol=1e-5, atol=1e-6)
+    # per spectrum: a spectrum's input does not depend on the others
+    np.testing.assert_allclose(run_study.soil_inputs(reflectance[3:4], "absorbance_snv"), converted[3:4], rtol=1e-6)
+    np.testing.assert_array_equal(run_study.soil_inputs(reflectance, "reflectance"), reflectance.astype(np.float32))
+    with pytest.raises(ValueError, match=r"data.inputs 'snv' is unknown: use one of \['reflectance', 'absorbance'"):
+        run_study.soil_inputs(reflectance, "snv")
+
+
+def test_soil_splits_give_the_network_the_chosen_inputs(run_study, tmp_path):
+    absorbance, ciso = _nirsoil_table(tmp_path / "NIRsoil.csv")
+    data = {"table": "nirsoil", "path": str(tmp_path / "NIRsoil.csv"), "property": "Ciso"}
+    data |= {"bands_nm": [1120.0, 1280.0, 20.0], "n_folds": 5, "fold_seed": 0}
+    reflectance = next(run_study.soil_splits(data, [0], [1]))
+    converted = next(run_study.soil_splits(data | {"inputs": "absorbance"}, [0], [1]))
+    # NIRsoil holds absorbance: read as reflectance 10^-A, converted back it is the table's absorbance
+    for (spectra, target), (reference, reference_target) in zip(
+        (converted.train, converted.val, converted.test),
+        (reflectance.train, reflectance.val, reflectance.test),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(target, reference_target)
+        np.testing.assert_allclose(spectra, -np.log10(reference), rtol=1e-5)
+        assert (np.abs(spectra[:, :1] - absorbance[None, :]).min(axis=1) < 1e-5).all()  # each a soil of the table
+    with pytest.raises(ValueError, match="data.inputs 'derivative' is unknown"):
+        list(run_study.soil_splits(data | {"inputs": "derivative"}, [0], [1]))
+
+
 def test_label_scarce_soil_splits_train_on_a_fixed_subset_of_the_training_folds(run_study, tmp_path):
     _, ciso = _nirsoil_table(tmp_path / "NIRsoil.csv", n=41)
     data = {"table": "nirsoil", "path": str(tmp_path / "NIRsoil.csv"), "property": "Ciso"}
@@ -410,6 +447,9 @@ def test_label_scarce_soil_study_runs_and_resumes_only_the_same_subset(run_study
         run_study.main([*argv, *scarce, "--set", "data.subset_seed=1", "--resume"])
     with pytest.raises(AssertionError, match="trained again"):  # all the soils of the training folds
         run_study.main([*argv, "--set", "train.batch_size=12", "--resume"])
+    with pytest.raises(AssertionError, match="trained again"):  # absorbance SNV inputs (follow-up 12)
+        run_study.main([*argv, *scarce, "--set", "data.inputs=absorbance_snv", "--resume"])
+    assert run_study.main([*argv, *scarce, "--set", "data.inputs=reflectance", "--resume"]) == 0  # the default
 
 
 @pytest.mark.parametrize(
