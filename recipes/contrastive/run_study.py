@@ -38,8 +38,9 @@ A soil config names a LimeSoDa dataset (``data.limesoda``, with its own folds) o
 ``data.n_folds`` random folds drawn with ``data.fold_seed``). ``data.n_train`` trains on a random
 subset of that many soils of the training folds (label-scarce; drawn with ``data.subset_seed``, the
 same for every run seed). ``data.inputs`` chooses what the network sees: ``reflectance`` (the
-default), ``absorbance`` or ``absorbance_snv`` (follow-up 12). A variant ``{model: plsr}`` is the
-chemometric reference: PLSR instead of a network, on the same splits.
+default), ``absorbance``, ``absorbance_snv`` (follow-up 12) or ``absorbance_sg1`` (follow-up 13).
+A variant ``{model: plsr}`` is the chemometric reference: PLSR instead of a network, on the same
+splits.
 
 ``train.max_epochs`` counts the regression epochs: a variant with ``pretrain_epochs`` P trains for
 P + ``max_epochs`` epochs in all, so its regression stage is as long as the baseline's training.
@@ -230,11 +231,16 @@ def read_soil_library(data: dict[str, Any]) -> SpectralLibrary:
     return library.select_properties(str(data["property"])).to_quantity("reflectance")
 
 
-SOIL_INPUTS = ("reflectance", "absorbance", "absorbance_snv")
+SOIL_INPUTS = ("reflectance", "absorbance", "absorbance_snv", "absorbance_sg1")
+
+#: Savitzky-Golay filter of ``absorbance_sg1`` (follow-up 13, ours): 5-band windows (50 nm on the
+#: 10 nm grids of the soil configs), quadratic polynomials, first derivative.
+SG1_WINDOW_BANDS = 5
+SG1_POLYORDER = 2
 
 
-def soil_inputs(spectra: np.ndarray, inputs: str) -> np.ndarray:
-    """The network's input representation of soil reflectance (``data.inputs``; follow-up 12).
+def soil_inputs(spectra: np.ndarray, inputs: str, wavelengths_nm: np.ndarray | None = None) -> np.ndarray:
+    """The network's input representation of soil reflectance (``data.inputs``; follow-ups 12-13).
 
     Every option works spectrum by spectrum (nothing is fitted on the data), so it is applied once
     to all spectra before the split without leaking test information:
@@ -244,27 +250,41 @@ def soil_inputs(spectra: np.ndarray, inputs: str) -> np.ndarray:
       (:class:`~eospec.preprocessing.ReflectanceToAbsorbance`);
     * ``absorbance_snv``: absorbance, then the standard normal variate of each spectrum (Barnes,
       Dhanoa and Lister 1989, *Appl. Spectrosc.* 43(5):772-777;
-      :class:`~eospec.preprocessing.StandardNormalVariate`), the input of eospec's bundled SOC model.
+      :class:`~eospec.preprocessing.StandardNormalVariate`), the input of eospec's bundled SOC model;
+    * ``absorbance_sg1``: absorbance, then its first derivative per nm by a Savitzky-Golay filter
+      (Savitzky and Golay 1964, *Anal. Chem.* 36(8):1627-1639;
+      :class:`~eospec.preprocessing.SavitzkyGolay`, ``SG1_WINDOW_BANDS`` bands, order
+      ``SG1_POLYORDER``), which removes additive baseline offsets; absorbance per nm.
 
     Args:
         spectra: reflectance (fraction 0-1), float array (N, B).
         inputs: one of ``SOIL_INPUTS``.
+        wavelengths_nm: band centres in nm, evenly spaced, float array (B,); needed by
+            ``absorbance_sg1`` only.
 
     Returns:
         float32 array (N, B).
 
     Raises:
-        ValueError: If ``inputs`` is not one of ``SOIL_INPUTS``.
+        ValueError: If ``inputs`` is not one of ``SOIL_INPUTS``, or ``absorbance_sg1`` is asked
+            without ``wavelengths_nm``, on fewer than ``SG1_WINDOW_BANDS`` bands or on an uneven grid.
     """
-    from eospec.preprocessing import ReflectanceToAbsorbance, StandardNormalVariate
+    from eospec.preprocessing import ReflectanceToAbsorbance, SavitzkyGolay, StandardNormalVariate
 
     if inputs not in SOIL_INPUTS:
         raise ValueError(f"data.inputs {inputs!r} is unknown: use one of {list(SOIL_INPUTS)}")
+    if inputs == "absorbance_sg1" and wavelengths_nm is None:
+        raise ValueError("data.inputs 'absorbance_sg1' needs the band centres: pass wavelengths_nm")
     values = np.asarray(spectra, dtype=np.float64)
     if inputs != "reflectance":
         values = ReflectanceToAbsorbance().fit_transform(values)
     if inputs == "absorbance_snv":
         values = StandardNormalVariate().fit_transform(values)
+    if inputs == "absorbance_sg1":
+        derivative = SavitzkyGolay(
+            window_length=SG1_WINDOW_BANDS, polyorder=SG1_POLYORDER, deriv=1, wavelengths=wavelengths_nm, unit="nm"
+        )
+        values = derivative.fit_transform(values)
     return np.asarray(values, dtype=np.float32)
 
 
@@ -307,7 +327,7 @@ def soil_splits(data: dict[str, Any], seeds: Sequence[int], folds: Sequence[int]
     keep = np.isfinite(target) & np.isfinite(spectra).all(axis=1)
     inputs = str(data.get("inputs", "reflectance"))
     if inputs != "reflectance":
-        spectra[keep] = soil_inputs(spectra[keep], inputs)
+        spectra[keep] = soil_inputs(spectra[keep], inputs, centres)
     if library.folds is not None:
         assigned = np.asarray(library.folds)
     else:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from scipy.signal import savgol_filter
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "contrastive"
 
@@ -373,6 +374,32 @@ def test_soil_inputs_are_absorbance_and_its_snv_computed_per_spectrum(run_study)
         run_study.soil_inputs(reflectance, "snv")
 
 
+def test_soil_inputs_absorbance_sg1_is_the_savitzky_golay_derivative_per_nm(run_study):
+    wavelengths = np.arange(1000.0, 1300.0, 10.0)  # 30 bands, 10 nm apart
+    # absorbance linear in wavelength plus a quadratic: a 5-band quadratic fit differentiates it exactly
+    slope, curvature = np.array([[2e-4], [-1e-4], [5e-4]]), np.array([[1e-7], [0.0], [-3e-7]])
+    offset = np.array([[0.3], [0.6], [0.2]])
+    absorbance = offset + slope * (wavelengths - 1000.0) + curvature * (wavelengths - 1000.0) ** 2
+    reflectance = 10.0**-absorbance
+    derivative = run_study.soil_inputs(reflectance, "absorbance_sg1", wavelengths)
+    assert derivative.dtype == np.float32 and derivative.shape == (3, 30)
+    expected = slope + 2 * curvature * (wavelengths - 1000.0)  # d(absorbance)/d(lambda), per nm
+    np.testing.assert_allclose(derivative, expected, rtol=1e-4, atol=1e-9)
+    # an additive baseline offset is removed
+    shifted = run_study.soil_inputs(10.0 ** -(absorbance + 0.25), "absorbance_sg1", wavelengths)
+    np.testing.assert_allclose(shifted, derivative, rtol=1e-4, atol=1e-9)
+    # noisy spectra: the same as SciPy's filter on log10(1/R) with the 10 nm spacing
+    noisy = np.random.default_rng(3).uniform(0.05, 0.6, (4, 30))
+    scipy_derivative = savgol_filter(-np.log10(noisy), 5, 2, deriv=1, delta=10.0, axis=1)
+    np.testing.assert_allclose(
+        run_study.soil_inputs(noisy, "absorbance_sg1", wavelengths), scipy_derivative, rtol=1e-4, atol=1e-7
+    )
+    with pytest.raises(ValueError, match="'absorbance_sg1' needs the band centres: pass wavelengths_nm"):
+        run_study.soil_inputs(noisy, "absorbance_sg1")
+    with pytest.raises(ValueError, match="even"):
+        run_study.soil_inputs(noisy, "absorbance_sg1", np.r_[wavelengths[:-1], 1400.0])
+
+
 def test_soil_splits_give_the_network_the_chosen_inputs(run_study, tmp_path):
     absorbance, ciso = _nirsoil_table(tmp_path / "NIRsoil.csv")
     data = {"table": "nirsoil", "path": str(tmp_path / "NIRsoil.csv"), "property": "Ciso"}
@@ -388,6 +415,11 @@ def test_soil_splits_give_the_network_the_chosen_inputs(run_study, tmp_path):
         np.testing.assert_array_equal(target, reference_target)
         np.testing.assert_allclose(spectra, -np.log10(reference), rtol=1e-5)
         assert (np.abs(spectra[:, :1] - absorbance[None, :]).min(axis=1) < 1e-5).all()  # each a soil of the table
+    # the table's spectra are flat: their absorbance derivative, on the config's 20 nm bands, is zero
+    derivative = next(run_study.soil_splits(data | {"inputs": "absorbance_sg1"}, [0], [1]))
+    for spectra, _ in (derivative.train, derivative.val, derivative.test):
+        assert spectra.shape[1] == 9
+        np.testing.assert_allclose(spectra, 0.0, atol=1e-6)
     with pytest.raises(ValueError, match="data.inputs 'derivative' is unknown"):
         list(run_study.soil_splits(data | {"inputs": "derivative"}, [0], [1]))
 
