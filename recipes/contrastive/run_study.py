@@ -182,9 +182,19 @@ def synthetic_parts(data: dict[str, Any], n_pixels: int, seed: int) -> tuple[np.
 
 
 def synthetic_splits(data: dict[str, Any], seeds: Sequence[int]) -> Iterator[Split]:
-    """One 100 x 100 post-nonlinear image (fixed ``data_seed``, optional ``scale``), split at random per run seed."""
+    """One 100 x 100 post-nonlinear image (fixed ``data_seed``, optional ``scale``), split at random per run seed.
+
+    Raises:
+        ValueError: If ``data.inputs`` asks for anything but reflectance (soil configs only).
+    """
     from eospec.synthetic import SYNTHETIC_ENDMEMBERS, usgs_endmembers
 
+    inputs = data.get("inputs", "reflectance")
+    if inputs != "reflectance":
+        raise ValueError(
+            f"data.inputs {inputs!r} is read by soil configs only: a synthetic study trains on the mixtures' "
+            "reflectance; remove data.inputs"
+        )
     wavelengths, endmembers = usgs_endmembers(data.get("library"), data.get("endmembers") or SYNTHETIC_ENDMEMBERS)
     spectra, abundances = synthetic_image(data, endmembers)
     for seed in seeds:

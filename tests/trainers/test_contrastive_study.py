@@ -85,6 +85,11 @@ def test_synthetic_splits_are_disjoint_and_sized(run_study, monkeypatch):
     halved = list(run_study.synthetic_splits(data | {"scale": 0.5}, [0]))[0]
     np.testing.assert_allclose(halved.train[0], 0.5 * splits[0].train[0], rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(halved.test[1], splits[0].test[1])
+    # the soil input conversions are not silently ignored on mixtures
+    with pytest.raises(ValueError, match="data.inputs 'absorbance_snv' is read by soil configs only"):
+        list(run_study.synthetic_splits(data | {"inputs": "absorbance_snv"}, [0]))
+    reflectance = list(run_study.synthetic_splits(data | {"inputs": "reflectance"}, [0]))[0]
+    np.testing.assert_array_equal(reflectance.train[0], splits[0].train[0])
 
 
 def test_soil_splits_follow_the_limesoda_folds(run_study):
