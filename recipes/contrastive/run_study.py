@@ -832,8 +832,31 @@ def perturbation_tables(results: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(blocks)
 
 
+def study_setup(record: dict[str, Any]) -> str:
+    """What must match for two finished studies to share one table: data, folds, seeds and training."""
+    setup = [DATA_DEFAULTS | record.get("data", {}), record.get("folds"), record.get("seeds"), record.get("train")]
+    return json.dumps(setup, sort_keys=True)
+
+
 def print_tables(paths: Sequence[Path]) -> None:
-    """Print the comparison table of the studies in JSON files (variants merged by name, first kept)."""
+    """Print the comparison tables of the studies in JSON files.
+
+    Files of one set-up (:func:`study_setup`: the same data, folds, seeds and training) share a
+    table, their variants merged by name (the first kept), so that a variant run in a file of its
+    own is compared with the baseline of another. Files of different set-ups (e.g. one data set
+    each) get a table each, in the order given.
+    """
+    setups: dict[str, list[Path]] = {}
+    for path in paths:
+        setups.setdefault(study_setup(json.loads(Path(path).read_text())), []).append(Path(path))
+    for number, group in enumerate(setups.values()):
+        if number:
+            print()
+        print_setup_tables(group)
+
+
+def print_setup_tables(paths: Sequence[Path]) -> None:
+    """Print the comparison table of studies of one set-up (variants merged by name, first kept)."""
     records, results = merged_results(paths)
     greedy: list[dict[str, Any]] = []
     for path, record in zip(paths, records, strict=True):

@@ -562,3 +562,33 @@ def test_follow_up_6_configs_run_on_the_real_tables(
     assert len(plsr["n_components"]) == 2 and all(1 <= n <= 20 for n in plsr["n_components"])
     assert "n_components" not in baseline
     assert plsr["test_R2"]["mean"] > baseline["test_R2"]["mean"]  # one epoch of the network against fitted PLSR
+
+
+def _finished_study(path: Path, variants: dict[str, list[float]], data: dict[str, Any]) -> Path:
+    """A finished study's JSON with the given test R2 per seed (seeds 0..n-1) for each variant."""
+
+    def result(name: str, scores: list[float]) -> dict[str, Any]:
+        summary = {"mean": float(np.mean(scores)), "std": float(np.std(scores, ddof=1))}
+        runs = [{"seed": seed, "test_R2": score} for seed, score in enumerate(scores)]
+        return {"variant": name, "runs": runs, "test_R2": summary, "test_MAE": summary, "val_R2": summary}
+
+    seeds = list(range(len(next(iter(variants.values())))))
+    record = {"data": data, "folds": [1, 2], "seeds": seeds, "train": {"max_epochs": 100}, "seconds": 1.0}
+    record["results"] = [result(name, scores) for name, scores in variants.items()]
+    path.write_text(json.dumps(record))
+    return path
+
+
+def test_tables_merge_studies_of_one_set_up_and_keep_other_data_sets_apart(run_study, tmp_path, capsys):
+    clay = {"limesoda": "SSP.460", "property": "Clay"}
+    base = _finished_study(tmp_path / "a.json", {"baseline": [0.50, 0.52, 0.54]}, clay)
+    # a variant run in a file of its own, on the same set-up: compared with the other file's baseline
+    own = _finished_study(tmp_path / "b.json", {"spectral_flip": [0.60, 0.62, 0.64]}, clay | {"inputs": "reflectance"})
+    carbon = _finished_study(tmp_path / "c.json", {"baseline": [0.90, 0.91, 0.92]}, clay | {"property": "SOC"})
+    run_study.print_tables([base, own, carbon])
+    tables = capsys.readouterr().out.split("\n\n")
+    rows = [line for line in "\n".join(tables).splitlines() if line.startswith("| baseline")]
+    assert [row.split(" | ")[1] for row in rows] == ["0.520 +/- 0.020", "0.910 +/- 0.010"]  # two set-ups
+    flip = next(line for line in "\n".join(tables).splitlines() if line.startswith("| spectral_flip"))
+    assert "+0.100 +/- 0.000 | 3/3 | yes" in flip  # paired with the clay baseline, not the carbon one
+    assert sum(line.startswith("| spectral_flip") for line in "\n".join(tables).splitlines()) == 1
