@@ -785,14 +785,19 @@ def select_on_validation(results: Sequence[dict[str, Any]]) -> list[dict[str, An
     return list(chosen.values())
 
 
-def merged_results(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
-    """The records of finished studies (JSON files) and their results merged by variant name, the first kept."""
-    records = [json.loads(Path(path).read_text()) for path in paths]
+def merge_variants(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The results of finished studies (their records) merged by variant name, the first kept."""
     results: dict[str, dict[str, Any]] = {}
     for record in records:
         for result in record["results"]:
             results.setdefault(result["variant"], result)
-    return records, results
+    return results
+
+
+def merged_results(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The records of finished studies (JSON files) and their results merged by variant name, the first kept."""
+    records = [json.loads(Path(path).read_text()) for path in paths]
+    return records, merge_variants(records)
 
 
 def chosen_settings(paths: Sequence[Path]) -> dict[str, dict[str, Any]]:
@@ -832,9 +837,14 @@ def perturbation_tables(results: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(blocks)
 
 
+def data_setup(data: dict[str, Any]) -> dict[str, Any]:
+    """A study's data settings as JSON values, with ``DATA_DEFAULTS`` filled in for older records."""
+    return DATA_DEFAULTS | json.loads(json.dumps(data))
+
+
 def study_setup(record: dict[str, Any]) -> str:
     """What must match for two finished studies to share one table: data, folds, seeds and training."""
-    setup = [DATA_DEFAULTS | record.get("data", {}), record.get("folds"), record.get("seeds"), record.get("train")]
+    setup = [data_setup(record.get("data", {})), record.get("folds"), record.get("seeds"), record.get("train")]
     return json.dumps(setup, sort_keys=True)
 
 
@@ -846,18 +856,19 @@ def print_tables(paths: Sequence[Path]) -> None:
     own is compared with the baseline of another. Files of different set-ups (e.g. one data set
     each) get a table each, in the order given.
     """
-    setups: dict[str, list[Path]] = {}
+    setups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for path in paths:
-        setups.setdefault(study_setup(json.loads(Path(path).read_text())), []).append(Path(path))
+        record = json.loads(Path(path).read_text())
+        setups.setdefault(study_setup(record), []).append((Path(path), record))
     for number, group in enumerate(setups.values()):
         if number:
             print()
-        print_setup_tables(group)
+        print_setup_tables([path for path, _ in group], [record for _, record in group])
 
 
-def print_setup_tables(paths: Sequence[Path]) -> None:
+def print_setup_tables(paths: Sequence[Path], records: Sequence[dict[str, Any]]) -> None:
     """Print the comparison table of studies of one set-up (variants merged by name, first kept)."""
-    records, results = merged_results(paths)
+    results = merge_variants(records)
     greedy: list[dict[str, Any]] = []
     for path, record in zip(paths, records, strict=True):
         greedy += record.get("greedy", [])
@@ -1038,7 +1049,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     previous: list[dict[str, Any]] = []
     if args.resume and args.out is not None and args.out.exists():
         old = json.loads(args.out.read_text())
-        same_data = (DATA_DEFAULTS | old.get("data", {})) == (DATA_DEFAULTS | json.loads(json.dumps(config["data"])))
+        same_data = data_setup(old.get("data", {})) == data_setup(config["data"])
         if same_data and old.get("folds") == folds:
             previous = list(old.get("results", [])) + list(old.get("greedy", []))
         else:
