@@ -586,9 +586,9 @@ def test_tables_merge_studies_of_one_set_up_and_keep_other_data_sets_apart(run_s
     own = _finished_study(tmp_path / "b.json", {"spectral_flip": [0.60, 0.62, 0.64]}, clay | {"inputs": "reflectance"})
     carbon = _finished_study(tmp_path / "c.json", {"baseline": [0.90, 0.91, 0.92]}, clay | {"property": "SOC"})
     run_study.print_tables([base, own, carbon])
-    tables = capsys.readouterr().out.split("\n\n")
-    rows = [line for line in "\n".join(tables).splitlines() if line.startswith("| baseline")]
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("| baseline")]
     assert [row.split(" | ")[1] for row in rows] == ["0.520 +/- 0.020", "0.910 +/- 0.010"]  # two set-ups
-    flip = next(line for line in "\n".join(tables).splitlines() if line.startswith("| spectral_flip"))
-    assert "+0.100 +/- 0.000 | 3/3 | yes" in flip  # paired with the clay baseline, not the carbon one
-    assert sum(line.startswith("| spectral_flip") for line in "\n".join(tables).splitlines()) == 1
+    flips = [line for line in lines if line.startswith("| spectral_flip")]
+    assert len(flips) == 1
+    assert "+0.100 +/- 0.000 | 3/3 | yes" in flips[0]  # paired with the clay baseline, not the carbon one
