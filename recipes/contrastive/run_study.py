@@ -48,6 +48,10 @@ P + ``max_epochs`` epochs in all, so its regression stage is as long as the base
 The JSON written by ``--out`` is rewritten after every variant (so an interrupted study keeps what
 it finished, and ``--resume`` skips those variants), and records the wall-clock and CPU time of
 each variant and of the whole study, and the load average of the machine at its start and end.
+An existing ``--out`` is replaced only with ``--overwrite``. ``--resume`` keeps the file's finished
+variants that the run does not train again (same data, seeds, folds and training), so a run with a
+subset of the variants adds to the file; it refuses, unless ``--overwrite`` is given, to replace or
+drop a finished variant run with other settings.
 """
 
 from __future__ import annotations
@@ -482,13 +486,62 @@ def plsr_one(split: Split, max_components: int) -> dict[str, Any]:
     }
 
 
-class Recorder:
-    """Keeps the finished variants, rewrites the ``--out`` JSON after each, and reuses them (``--resume``)."""
+def same_runs(result: dict[str, Any], seeds: list[int], train: dict[str, Any], trainings: int) -> bool:
+    """Whether a finished variant was run with these seeds, training settings and number of trainings."""
+    runs_seeds = [run["seed"] for run in result.get("runs", [])]
+    return runs_seeds == seeds and result.get("train") == train and result.get("trainings") == trainings
 
-    def __init__(self, out: Path | None, header: dict[str, Any], previous: list[dict[str, Any]]) -> None:
+
+def resume_losses(
+    old: dict[str, Any],
+    same_setup: bool,
+    names: list[str],
+    config: dict[str, Any],
+    train: dict[str, Any],
+    seeds: list[int],
+    trainings: int,
+    perturbations: dict[str, dict[str, Any]],
+) -> list[str]:
+    """The finished variants of an ``--out`` record that ``--resume`` could neither reuse nor keep.
+
+    A variant is kept when it was run on the same data set-up, seeds, folds and training settings
+    and this run does not train it again; it is reused when this run asks for it with the same task
+    and perturbations. Every other one would be replaced or dropped.
+    """
+    wanted_perturbations = json.loads(json.dumps(perturbations))
+    losses = []
+    for result in list(old.get("results", [])) + list(old.get("greedy", [])):
+        name = result["variant"]
+        lost = not same_setup or not same_runs(result, seeds, train, trainings)
+        if not lost and name in names:
+            task_kwargs = copy.deepcopy(config["task"]) | copy.deepcopy(config["variants"][name])
+            lost = result["task"] != task_kwargs or result.get("perturbations", {}) != wanted_perturbations
+        if lost:
+            losses.append(name)
+    return losses
+
+
+class Recorder:
+    """Keeps the finished variants, rewrites the ``--out`` JSON after each, and reuses them (``--resume``).
+
+    The finished variants of the old record that this run does not train again (``kept_results``,
+    ``kept_greedy``: same data, seeds, folds and training) stay in the rewritten record, after the
+    variants of this run, so that resuming with a subset of the variants loses nothing.
+    """
+
+    def __init__(
+        self,
+        out: Path | None,
+        header: dict[str, Any],
+        previous: list[dict[str, Any]],
+        kept_results: list[dict[str, Any]] | None = None,
+        kept_greedy: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.out = out
         self.header = header
         self.previous = previous
+        self.kept_results = kept_results or []
+        self.kept_greedy = kept_greedy or []
         self.results: list[dict[str, Any]] = []
         self.greedy: list[dict[str, Any]] = []
 
@@ -514,7 +567,10 @@ class Recorder:
         """Rewrite the JSON record (a no-op without ``--out``)."""
         if self.out is None:
             return
-        record = self.header | {"status": status, "results": self.results, "greedy": self.greedy}
+        done = {result["variant"] for result in self.results + self.greedy}
+        results = self.results + [result for result in self.kept_results if result["variant"] not in done]
+        greedy = self.greedy + [result for result in self.kept_greedy if result["variant"] not in done]
+        record = self.header | {"status": status, "results": results, "greedy": greedy}
         record["seconds"] = time.perf_counter() - self.header["_start"]
         record["cpu_seconds"] = time.process_time() - self.header["_cpu_start"]
         record["load_average_end"] = list(os.getloadavg())
@@ -965,7 +1021,16 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         help="also score every model on perturbed validation and test spectra: 'all' or comma-separated names of "
         "the config's `perturbations`",
     )
-    parser.add_argument("--resume", action="store_true", help="reuse the finished variants found in --out")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse the finished variants found in --out, and keep those this run does not train",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --out (with --resume: replace the finished variants that cannot be reused or kept)",
+    )
     args = parser.parse_args(argv)
     if args.tables:
         print_tables(args.tables)
@@ -1047,11 +1112,26 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         train["max_epochs"],
     )
     previous: list[dict[str, Any]] = []
+    kept: dict[str, list[dict[str, Any]]] = {"results": [], "greedy": []}
+    if args.out is not None and args.out.exists() and not (args.resume or args.overwrite):
+        parser.error(
+            f"--out {args.out} exists: pass --resume to reuse and keep its finished variants, or --overwrite "
+            "to replace it"
+        )
     if args.resume and args.out is not None and args.out.exists():
         old = json.loads(args.out.read_text())
-        same_data = data_setup(old.get("data", {})) == data_setup(config["data"])
-        if same_data and old.get("folds") == folds:
+        same_setup = data_setup(old.get("data", {})) == data_setup(config["data"]) and old.get("folds") == folds
+        losses = resume_losses(old, same_setup, names, config, train, seeds, len(splits), perturbations)
+        if losses and not args.overwrite:
+            parser.error(
+                f"--resume would replace or drop these finished variants of {args.out} (run with another data "
+                f"set-up, seeds, folds, training or task): {losses}. Write to another --out, or add --overwrite "
+                "to replace them"
+            )
+        if same_setup:
             previous = list(old.get("results", [])) + list(old.get("greedy", []))
+            for part in kept:
+                kept[part] = [r for r in old.get(part, []) if same_runs(r, seeds, train, len(splits))]
         else:
             log.info("%s holds another data set-up: nothing is reused", args.out)
     header = {
@@ -1072,7 +1152,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "_start": start,
         "_cpu_start": cpu_start,
     }
-    recorder = Recorder(args.out, header, previous)
+    recorder = Recorder(args.out, header, previous, kept["results"], kept["greedy"])
     for name in names:
         variant = run_variant(name, config["variants"][name], splits, config, train, recorder, perturbations)
         recorder.results.append(variant)

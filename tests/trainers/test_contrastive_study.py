@@ -129,14 +129,68 @@ def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monke
     assert run_study.main([*argv, "--variants", "baseline", "--resume"]) == 0
     assert json.loads(out.read_text())["results"][0]["runs"] == first["results"][0]["runs"]
     with pytest.raises(AssertionError, match="trained again"):  # other settings are not reused
-        run_study.main([*argv, "--variants", "baseline", "--resume", "--set", "data.n_train=33"])
+        run_study.main([*argv, "--variants", "baseline", "--resume", "--overwrite", "--set", "data.n_train=33"])
     # A record written before data.scale existed holds the unscaled data: reused at scale 1 only.
     record = json.loads(out.read_text())
     del record["data"]["scale"]
     out.write_text(json.dumps(record))
     assert run_study.main([*argv, "--variants", "baseline", "--resume"]) == 0
     with pytest.raises(AssertionError, match="trained again"):
-        run_study.main([*argv, "--variants", "baseline", "--resume", "--set", "data.scale=0.5"])
+        run_study.main([*argv, "--variants", "baseline", "--resume", "--overwrite", "--set", "data.scale=0.5"])
+
+
+@pytest.mark.shared_data
+def test_resume_with_a_subset_keeps_the_other_finished_variants(shared_data, run_study, tmp_path, monkeypatch):
+    # Follow-up 14 resumed follow-up 9's files with `--variants baseline,spectral_flip`: the old code
+    # rewrote them with those two only and dropped the finished nearest_neighbour_averaging.
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    out = tmp_path / "study.json"
+    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
+    argv += ["--set", "data.n_train=32", "--set", "data.n_val=32", "--out", str(out)]
+    assert run_study.main([*argv, "--variants", "baseline,no_augmentation"]) == 0
+    first = {r["variant"]: r for r in json.loads(out.read_text())["results"]}
+    assert run_study.main([*argv, "--variants", "baseline,spectral_flip", "--resume"]) == 0
+    record = json.loads(out.read_text())
+    assert [r["variant"] for r in record["results"]] == ["baseline", "spectral_flip", "no_augmentation"]
+    kept = {r["variant"]: r for r in record["results"]}
+    assert kept["baseline"] == first["baseline"] and kept["no_augmentation"] == first["no_augmentation"]
+    # the kept variant is reused by a later run that asks for it again: nothing trains
+    train_one = run_study.train_one
+
+    def no_training(*args: Any) -> None:
+        raise AssertionError("a finished variant was trained again")
+
+    monkeypatch.setattr(run_study, "train_one", no_training)
+    assert run_study.main([*argv, "--variants", "no_augmentation,spectral_flip", "--resume"]) == 0
+    assert {r["variant"] for r in json.loads(out.read_text())["results"]} == set(kept)
+    monkeypatch.setattr(run_study, "train_one", train_one)
+    # other seeds: the finished variants could be neither reused nor kept, so --resume refuses
+    before = out.read_text()
+    with pytest.raises(SystemExit) as exit_info:
+        run_study.main([*argv, "--variants", "baseline", "--resume", "--seeds", "2"])
+    assert exit_info.value.code == 2
+    assert out.read_text() == before
+
+
+@pytest.mark.shared_data
+def test_existing_out_is_replaced_only_with_overwrite(shared_data, run_study, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    out = tmp_path / "study.json"
+    out.write_text("{}")
+    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
+    argv += ["--set", "data.n_train=32", "--set", "data.n_val=32", "--variants", "baseline", "--out", str(out)]
+    with pytest.raises(SystemExit) as exit_info:
+        run_study.main(argv)
+    assert exit_info.value.code == 2 and out.read_text() == "{}"
+    assert f"--out {out} exists: pass --resume" in capsys.readouterr().err
+    assert run_study.main([*argv, "--overwrite"]) == 0
+    assert [r["variant"] for r in json.loads(out.read_text())["results"]] == ["baseline"]
+    # --resume with another training set-up names what it would replace, and writes nothing
+    with pytest.raises(SystemExit) as exit_info:
+        run_study.main([*argv, "--resume", "--epochs", "2"])
+    assert exit_info.value.code == 2
+    assert "would replace or drop these finished variants" in capsys.readouterr().err
+    assert json.loads(out.read_text())["train"]["max_epochs"] == 1
 
 
 def test_grid_expands_contrastive_variants_and_leaves_the_baseline_single(run_study):
@@ -481,11 +535,11 @@ def test_label_scarce_soil_study_runs_and_resumes_only_the_same_subset(run_study
     monkeypatch.setattr(run_study, "train_one", no_training)
     assert run_study.main([*argv, *scarce, "--resume"]) == 0
     with pytest.raises(AssertionError, match="trained again"):  # another subset of 12 soils
-        run_study.main([*argv, *scarce, "--set", "data.subset_seed=1", "--resume"])
+        run_study.main([*argv, *scarce, "--set", "data.subset_seed=1", "--resume", "--overwrite"])
     with pytest.raises(AssertionError, match="trained again"):  # all the soils of the training folds
-        run_study.main([*argv, "--set", "train.batch_size=12", "--resume"])
+        run_study.main([*argv, "--set", "train.batch_size=12", "--resume", "--overwrite"])
     with pytest.raises(AssertionError, match="trained again"):  # absorbance SNV inputs (follow-up 12)
-        run_study.main([*argv, *scarce, "--set", "data.inputs=absorbance_snv", "--resume"])
+        run_study.main([*argv, *scarce, "--set", "data.inputs=absorbance_snv", "--resume", "--overwrite"])
     assert run_study.main([*argv, *scarce, "--set", "data.inputs=reflectance", "--resume"]) == 0  # the default
 
 
