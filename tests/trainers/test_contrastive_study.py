@@ -111,12 +111,17 @@ def test_soil_splits_follow_the_limesoda_folds(run_study):
         assert split.train[0].shape[1] == 42  # 400-2450 nm every 50 nm
 
 
+def tiny_synthetic_study(shared_data: Path, monkeypatch: pytest.MonkeyPatch, out: Path) -> list[str]:
+    """run_study arguments of a one-seed, one-epoch synthetic study on 32 + 32 pixels, written to ``out``."""
+    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
+    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
+    return [*argv, "--set", "data.n_train=32", "--set", "data.n_val=32", "--out", str(out)]
+
+
 @pytest.mark.shared_data
 def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monkeypatch):
-    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
     out = tmp_path / "study.json"
-    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
-    argv += ["--set", "data.n_train=32", "--set", "data.n_val=32", "--out", str(out)]
+    argv = tiny_synthetic_study(shared_data, monkeypatch, out)
     assert run_study.main([*argv, "--variants", "baseline"]) == 0
     first = json.loads(out.read_text())
     assert first["status"] == "done" and first["overrides"] == ["data.n_train=32", "data.n_val=32"]
@@ -143,10 +148,8 @@ def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monke
 def test_resume_with_a_subset_keeps_the_other_finished_variants(shared_data, run_study, tmp_path, monkeypatch):
     # Follow-up 14 resumed follow-up 9's files with `--variants baseline,spectral_flip`: the old code
     # rewrote them with those two only and dropped the finished nearest_neighbour_averaging.
-    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
     out = tmp_path / "study.json"
-    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
-    argv += ["--set", "data.n_train=32", "--set", "data.n_val=32", "--out", str(out)]
+    argv = tiny_synthetic_study(shared_data, monkeypatch, out)
     assert run_study.main([*argv, "--variants", "baseline,no_augmentation"]) == 0
     first = {r["variant"]: r for r in json.loads(out.read_text())["results"]}
     assert run_study.main([*argv, "--variants", "baseline,spectral_flip", "--resume"]) == 0
@@ -174,11 +177,9 @@ def test_resume_with_a_subset_keeps_the_other_finished_variants(shared_data, run
 
 @pytest.mark.shared_data
 def test_existing_out_is_replaced_only_with_overwrite(shared_data, run_study, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
     out = tmp_path / "study.json"
     out.write_text("{}")
-    argv = ["--config", str(RECIPES / "synthetic.yaml"), "--quick", "--epochs", "1", "--seeds", "1"]
-    argv += ["--set", "data.n_train=32", "--set", "data.n_val=32", "--variants", "baseline", "--out", str(out)]
+    argv = [*tiny_synthetic_study(shared_data, monkeypatch, out), "--variants", "baseline"]
     with pytest.raises(SystemExit) as exit_info:
         run_study.main(argv)
     assert exit_info.value.code == 2 and out.read_text() == "{}"
