@@ -486,10 +486,20 @@ def plsr_one(split: Split, max_components: int) -> dict[str, Any]:
     }
 
 
+def variant_task(config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The task settings of a variant: the config's ``task`` with the variant's overrides."""
+    return copy.deepcopy(config["task"]) | copy.deepcopy(overrides)
+
+
 def same_runs(result: dict[str, Any], seeds: list[int], train: dict[str, Any], trainings: int) -> bool:
     """Whether a finished variant was run with these seeds, training settings and number of trainings."""
     runs_seeds = [run["seed"] for run in result.get("runs", [])]
     return runs_seeds == seeds and result.get("train") == train and result.get("trainings") == trainings
+
+
+def same_task(result: dict[str, Any], task_kwargs: dict[str, Any], perturbations: dict[str, dict[str, Any]]) -> bool:
+    """Whether a finished variant was run with these task settings and scored on these perturbations."""
+    return result["task"] == task_kwargs and result.get("perturbations", {}) == json.loads(json.dumps(perturbations))
 
 
 def resume_losses(
@@ -508,14 +518,12 @@ def resume_losses(
     and this run does not train it again; it is reused when this run asks for it with the same task
     and perturbations. Every other one would be replaced or dropped.
     """
-    wanted_perturbations = json.loads(json.dumps(perturbations))
     losses = []
     for result in list(old.get("results", [])) + list(old.get("greedy", [])):
         name = result["variant"]
         lost = not same_setup or not same_runs(result, seeds, train, trainings)
         if not lost and name in names:
-            task_kwargs = copy.deepcopy(config["task"]) | copy.deepcopy(config["variants"][name])
-            lost = result["task"] != task_kwargs or result.get("perturbations", {}) != wanted_perturbations
+            lost = not same_task(result, variant_task(config, config["variants"][name]), perturbations)
         if lost:
             losses.append(name)
     return losses
@@ -524,22 +532,21 @@ def resume_losses(
 class Recorder:
     """Keeps the finished variants, rewrites the ``--out`` JSON after each, and reuses them (``--resume``).
 
-    The finished variants of the old record that this run does not train again (``kept_results``,
-    ``kept_greedy``: same data, seeds, folds and training) stay in the rewritten record, after the
-    variants of this run, so that resuming with a subset of the variants loses nothing.
+    The finished variants of the old record with the same data, seeds, folds and training
+    (``kept_results``, ``kept_greedy``) are reused when this run asks for them with the same task,
+    and the others stay in the rewritten record, after the variants of this run, so that resuming
+    with a subset of the variants loses nothing.
     """
 
     def __init__(
         self,
         out: Path | None,
         header: dict[str, Any],
-        previous: list[dict[str, Any]],
         kept_results: list[dict[str, Any]] | None = None,
         kept_greedy: list[dict[str, Any]] | None = None,
     ) -> None:
         self.out = out
         self.header = header
-        self.previous = previous
         self.kept_results = kept_results or []
         self.kept_greedy = kept_greedy or []
         self.results: list[dict[str, Any]] = []
@@ -554,11 +561,9 @@ class Recorder:
         perturbations: dict[str, dict[str, Any]] | None = None,
     ) -> dict[str, Any] | None:
         """A finished result of the same variant, task, training settings, seeds, folds and perturbations, if any."""
-        for result in self.previous:
-            same = result["variant"] == name and result["task"] == task_kwargs and result.get("train") == train
-            same = same and result.get("trainings") == trainings
-            same = same and result.get("perturbations", {}) == json.loads(json.dumps(perturbations or {}))
-            if same and [run["seed"] for run in result["runs"]] == self.header["seeds"]:
+        for result in self.kept_results + self.kept_greedy:
+            same = result["variant"] == name and same_runs(result, self.header["seeds"], train, trainings)
+            if same and same_task(result, task_kwargs, perturbations or {}):
                 log.info("%-40s reused from %s", name, self.out)
                 return result
         return None
@@ -614,7 +619,7 @@ def run_variant(
     With ``perturbations`` the summary holds, under ``"perturbed"``, the same scores of the same
     models on the perturbed validation and test spectra, one entry per perturbation.
     """
-    task_kwargs = copy.deepcopy(config["task"]) | copy.deepcopy(overrides)
+    task_kwargs = variant_task(config, overrides)
     perturbations = perturbations or {}
     done = None if recorder is None else recorder.reuse(name, task_kwargs, train, len(splits), perturbations)
     if done is not None:
@@ -1111,7 +1116,6 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         splits[0].train[0].shape[1],
         train["max_epochs"],
     )
-    previous: list[dict[str, Any]] = []
     kept: dict[str, list[dict[str, Any]]] = {"results": [], "greedy": []}
     if args.out is not None and args.out.exists() and not (args.resume or args.overwrite):
         parser.error(
@@ -1129,7 +1133,6 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
                 "to replace them"
             )
         if same_setup:
-            previous = list(old.get("results", [])) + list(old.get("greedy", []))
             for part in kept:
                 kept[part] = [r for r in old.get(part, []) if same_runs(r, seeds, train, len(splits))]
         else:
@@ -1152,7 +1155,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "_start": start,
         "_cpu_start": cpu_start,
     }
-    recorder = Recorder(args.out, header, previous, kept["results"], kept["greedy"])
+    recorder = Recorder(args.out, header, kept["results"], kept["greedy"])
     for name in names:
         variant = run_variant(name, config["variants"][name], splits, config, train, recorder, perturbations)
         recorder.results.append(variant)
