@@ -3,7 +3,7 @@ r"""Choose four similar USGS endmembers whose mixtures are as hard as the paper'
 
 Our synthetic baseline reaches test R2 0.93 where Dhaini et al. (ICASSP 2024, Table 1) report 0.55;
 the paper does not name its endmembers. This script tests one explanation, that the paper's
-endmembers are much more alike than ours, and picks the set of follow-up 10 of ``docs/contrastive.md``
+endmembers are much more alike than ours, and picks the set of follow-up 10 of ``docs/contrastive-followups.md``
 by a rule fixed before any network is trained on it:
 
 1. Candidates: the spectra of USGS splib07 convolved to AVIRIS 1995 (224 channels) that are

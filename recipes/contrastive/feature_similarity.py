@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 r"""How alike the contrastive loss sees all spectra: cosine similarity of extractor features at initialisation.
 
-A diagnostic for follow-up 8 of ``docs/contrastive.md``. The regression contrastive loss of Dhaini
+A diagnostic for follow-up 8 of ``docs/contrastive-followups.md``. The regression contrastive loss of Dhaini
 et al. (2024, Eq. 7-8) compares the cosine similarities :math:`\cos(z_i, z_j) / \tau` of the
 extractor's features :math:`z = f(x)`. If every pair of spectra has nearly the same similarity,
 positives (labels within the radius r) and negatives give nearly the same logits and the loss can

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 r"""Paired tests of a variant against the baseline over the seeds of finished studies.
 
-The analysis of follow-up 9 of ``docs/contrastive.md``. The spread test of the earlier follow-ups
+The analysis of follow-up 9 of ``docs/contrastive-followups.md``. The spread test of the earlier follow-ups
 (gain of the mean larger than the seed-to-seed standard deviation) cannot resolve a gain smaller
 than that spread however many seeds are run. This script pairs the runs by seed instead: for each
 study (one result JSON of ``run_study.py``) and seed s it takes
