@@ -4,6 +4,7 @@ The anchors are made by the slug rule of Python-Markdown's ``toc`` extension, wh
 (``markdown.extensions.toc.slugify``), computed here independently of it.
 """
 
+import functools
 import re
 import unicodedata
 from pathlib import Path
@@ -37,7 +38,8 @@ def prose_lines(page: Path) -> list[str]:
     return lines
 
 
-def anchors(page: Path) -> set[str]:
+@functools.cache
+def anchors(page: Path) -> frozenset[str]:
     """The anchors of a page's headings, with the ``_1``, ``_2`` suffixes of repeated ones."""
     found: set[str] = set()
     for line in prose_lines(page):
@@ -49,7 +51,7 @@ def anchors(page: Path) -> set[str]:
                 count += 1
                 anchor = f"{base}_{count}"
             found.add(anchor)
-    return found
+    return frozenset(found)
 
 
 def test_slug_matches_python_markdown_on_known_headings() -> None:

@@ -1042,6 +1042,11 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         return 0
     if args.config is None:
         parser.error("--config is required (or --tables to print finished studies)")
+    if args.out is not None and args.out.exists() and not (args.resume or args.overwrite):
+        parser.error(
+            f"--out {args.out} exists: pass --resume to reuse and keep its finished variants, or --overwrite "
+            "to replace it"
+        )
     quiet_training(args.threads)
     config = yaml.safe_load(args.config.read_text())
     for assignment in args.set:
@@ -1117,11 +1122,6 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         train["max_epochs"],
     )
     kept: dict[str, list[dict[str, Any]]] = {"results": [], "greedy": []}
-    if args.out is not None and args.out.exists() and not (args.resume or args.overwrite):
-        parser.error(
-            f"--out {args.out} exists: pass --resume to reuse and keep its finished variants, or --overwrite "
-            "to replace it"
-        )
     if args.resume and args.out is not None and args.out.exists():
         old = json.loads(args.out.read_text())
         same_setup = data_setup(old.get("data", {})) == data_setup(config["data"]) and old.get("folds") == folds
