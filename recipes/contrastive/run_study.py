@@ -51,7 +51,8 @@ each variant and of the whole study, and the load average of the machine at its 
 An existing ``--out`` is replaced only with ``--overwrite``. ``--resume`` keeps the file's finished
 variants that the run does not train again (same data, seeds, folds and training), so a run with a
 subset of the variants adds to the file; it refuses, unless ``--overwrite`` is given, to replace or
-drop a finished variant run with other settings.
+drop a finished variant run with other settings. A ``--resume`` that trains nothing leaves a
+finished file as it is, its run metadata included.
 """
 
 from __future__ import annotations
@@ -535,7 +536,9 @@ class Recorder:
     The finished variants of the old record with the same data, seeds, folds and training
     (``kept_results``, ``kept_greedy``) are reused when this run asks for them with the same task,
     and the others stay in the rewritten record, after the variants of this run, so that resuming
-    with a subset of the variants loses nothing.
+    with a subset of the variants loses nothing. A run that only reuses variants of a finished
+    record (``finished=True``) leaves that record as it is: its run metadata (times, load
+    average, overrides) still describe the runs that trained.
     """
 
     def __init__(
@@ -544,11 +547,14 @@ class Recorder:
         header: dict[str, Any],
         kept_results: list[dict[str, Any]] | None = None,
         kept_greedy: list[dict[str, Any]] | None = None,
+        finished: bool = False,
     ) -> None:
         self.out = out
         self.header = header
         self.kept_results = kept_results or []
         self.kept_greedy = kept_greedy or []
+        self.finished = finished
+        self.reused: set[str] = set()
         self.results: list[dict[str, Any]] = []
         self.greedy: list[dict[str, Any]] = []
 
@@ -565,12 +571,17 @@ class Recorder:
             same = result["variant"] == name and same_runs(result, self.header["seeds"], train, trainings)
             if same and same_task(result, task_kwargs, perturbations or {}):
                 log.info("%-40s reused from %s", name, self.out)
+                self.reused.add(name)
                 return result
         return None
 
+    def trained_nothing(self) -> bool:
+        """Whether every variant of this run so far was reused from a finished record."""
+        return self.finished and all(r["variant"] in self.reused for r in self.results + self.greedy)
+
     def write(self, status: str) -> None:
-        """Rewrite the JSON record (a no-op without ``--out``)."""
-        if self.out is None:
+        """Rewrite the JSON record (a no-op without ``--out``, or while this run has trained nothing)."""
+        if self.out is None or self.trained_nothing():
             return
         done = {result["variant"] for result in self.results + self.greedy}
         results = self.results + [result for result in self.kept_results if result["variant"] not in done]
@@ -1122,6 +1133,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         train["max_epochs"],
     )
     kept: dict[str, list[dict[str, Any]]] = {"results": [], "greedy": []}
+    finished = False
     if args.resume and args.out is not None and args.out.exists():
         old = json.loads(args.out.read_text())
         same_setup = data_setup(old.get("data", {})) == data_setup(config["data"]) and old.get("folds") == folds
@@ -1133,6 +1145,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
                 "to replace them"
             )
         if same_setup:
+            finished = old.get("status") == "done"
             for part in kept:
                 kept[part] = [r for r in old.get(part, []) if same_runs(r, seeds, train, len(splits))]
         else:
@@ -1155,7 +1168,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "_start": start,
         "_cpu_start": cpu_start,
     }
-    recorder = Recorder(args.out, header, kept["results"], kept["greedy"])
+    recorder = Recorder(args.out, header, kept["results"], kept["greedy"], finished)
     for name in names:
         variant = run_variant(name, config["variants"][name], splits, config, train, recorder, perturbations)
         recorder.results.append(variant)
@@ -1175,6 +1188,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         print("\nGreedy combination (chosen on validation R2):\n")
         print(markdown_table(greedy))
     print(f"\n{config['study']}: {len(seeds)} seeds, {train['max_epochs']} epochs, {elapsed:.0f} s in all")
+    if recorder.trained_nothing():
+        log.info("every variant was reused: %s is left as it was", args.out)
     recorder.write("done")
     return 0
 

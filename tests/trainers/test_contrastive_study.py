@@ -131,8 +131,10 @@ def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monke
         raise AssertionError("a finished variant was trained again")
 
     monkeypatch.setattr(run_study, "train_one", no_training)
+    before = out.read_text()
     assert run_study.main([*argv, "--variants", "baseline", "--resume"]) == 0
-    assert json.loads(out.read_text())["results"][0]["runs"] == first["results"][0]["runs"]
+    # nothing trained: the record, run metadata included (times, load average), is left as it was
+    assert out.read_text() == before
     with pytest.raises(AssertionError, match="trained again"):  # other settings are not reused
         run_study.main([*argv, "--variants", "baseline", "--resume", "--overwrite", "--set", "data.n_train=33"])
     # A record written before data.scale existed holds the unscaled data: reused at scale 1 only.
@@ -164,8 +166,14 @@ def test_resume_with_a_subset_keeps_the_other_finished_variants(shared_data, run
         raise AssertionError("a finished variant was trained again")
 
     monkeypatch.setattr(run_study, "train_one", no_training)
+    before = out.read_text()
     assert run_study.main([*argv, "--variants", "no_augmentation,spectral_flip", "--resume"]) == 0
-    assert {r["variant"] for r in json.loads(out.read_text())["results"]} == set(kept)
+    assert out.read_text() == before
+    # an interrupted record is completed (marked done) even when its variants are all reused
+    out.write_text(json.dumps(json.loads(before) | {"status": "running"}))
+    assert run_study.main([*argv, "--variants", "no_augmentation,spectral_flip", "--resume"]) == 0
+    record = json.loads(out.read_text())
+    assert record["status"] == "done" and {r["variant"] for r in record["results"]} == set(kept)
     monkeypatch.setattr(run_study, "train_one", train_one)
     # other seeds: the finished variants could be neither reused nor kept, so --resume refuses
     before = out.read_text()
