@@ -162,7 +162,21 @@ def quiet_trainer(**kwargs: Any) -> Any:
     return pl.Trainer(**settings)
 
 
-CONTRASTIVE_RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "contrastive"
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+CONTRASTIVE_RECIPES = RECIPES / "contrastive"
+
+
+def import_recipe(name: str) -> Any:
+    """Import the script ``recipes/NAME.py`` as the module ``NAME`` (registered in ``sys.modules``)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, RECIPES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def import_contrastive_recipe(monkeypatch: pytest.MonkeyPatch, name: str) -> Any:

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import import_recipe
 
 from eospec.metrics import regression_metrics
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "evaluate_embeddings.py"
-
 
 def _recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("evaluate_embeddings", RECIPE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["evaluate_embeddings"] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_recipe("evaluate_embeddings")
 
 
 def _independent(y: np.ndarray, p: np.ndarray) -> dict[str, float]:

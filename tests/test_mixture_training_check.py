@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
-
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "mixture_training_check.py"
+from conftest import import_recipe
 
 
 @pytest.fixture(scope="module")
 def recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mixture_training_check", RECIPE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mixture_training_check"] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_recipe("mixture_training_check")
 
 
 def test_mixtures_are_convex_combinations_with_fractions_in_range(recipe):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,24 +12,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import one_thread
+from conftest import import_recipe, one_thread
 
 from eospec.errors import SpectralLibraryError
 from eospec.libraries import read_ossl
 from eospec.multifidelity import load_converter
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "multifidelity_demo.py"
 FIXTURE = Path(__file__).resolve().parent / "data" / "libraries" / "ossl_paired"
 WARNINGS = (".*(treespec|eval mode|num_workers|does not have many workers).*",)
 
 
 def _recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("multifidelity_demo", RECIPE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["multifidelity_demo"] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_recipe("multifidelity_demo")
 
 
 @pytest.fixture(scope="module")
