@@ -44,12 +44,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_soc_model import (  # noqa: E402
     HELD_OUT_FOLD,
-    LIMESODA_DATASETS,
     Settings,
     candidates,
     enmap_default_bands,
-    load_datsoilspc,
-    load_limesoda,
+    load_lab_sets,
     shared_data_dir,
     to_enmap,
     train_mlp,
@@ -152,10 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
 
-    sets = [load_limesoda(name) for name in LIMESODA_DATASETS]
-    datsoilspc = shared_data_dir() / "soil" / "wadoux_soilspec" / "datsoilspc.csv"
-    if datsoilspc.is_file():
-        sets.append(load_datsoilspc(datsoilspc, 0))
+    sets = load_lab_sets(0)
     soils = np.concatenate([s.reflectance[s.folds != HELD_OUT_FOLD] for s in sets])
     soc = np.concatenate([s.soc[s.folds != HELD_OUT_FOLD] for s in sets])
     green, dry = plant_spectra(shared_data_dir() / "endmembers" / "usgs_splib07_av95")

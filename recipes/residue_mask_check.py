@@ -39,13 +39,7 @@ import numpy as np
 import rasterio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_soc_model import (  # noqa: E402
-    LIMESODA_DATASETS,
-    enmap_default_bands,
-    load_datsoilspc,
-    load_limesoda,
-    shared_data_dir,
-)
+from train_soc_model import enmap_default_bands, load_lab_sets  # noqa: E402
 
 from eospec.mapping import map_scene  # noqa: E402
 from eospec.metrics import regression_metrics  # noqa: E402
@@ -67,15 +61,6 @@ def residue_indices(reflectance: np.ndarray, wavelengths_nm: np.ndarray) -> tupl
     return cai, nbr2
 
 
-def lab_soils() -> np.ndarray:
-    """Reflectance (N, 202) of the laboratory soils of the bundled model, at the EnMAP default bands."""
-    sets = [load_limesoda(name).reflectance for name in LIMESODA_DATASETS]
-    datsoilspc = shared_data_dir() / "soil" / "wadoux_soilspec" / "datsoilspc.csv"
-    if datsoilspc.is_file():
-        sets.append(load_datsoilspc(datsoilspc, 0).reflectance)
-    return np.concatenate(sets)
-
-
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser = argparse.ArgumentParser(
         description="Measure whether a crop-residue index mask would remove biased mixed pixels."
@@ -84,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser.add_argument("--size", type=int, default=128, help="scene side in pixels")
     args = parser.parse_args(argv)
 
-    soils = lab_soils()
+    soils = np.concatenate([s.reflectance for s in load_lab_sets(0)])  # the model's soils, held-out ones too
     lab_cai, lab_nbr2 = residue_indices(soils, enmap_default_bands()[0])
     cai_max = float(np.percentile(lab_cai, 99))
     print(

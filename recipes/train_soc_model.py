@@ -275,6 +275,24 @@ def load_datsoilspc(path: Path, seed: int) -> LabSet:
     )
 
 
+def load_lab_sets(seed: int) -> list[LabSet]:
+    """The LimeSoDa sets of :data:`LIMESODA_DATASETS`, and datsoilspc when its file is in the shared data.
+
+    Args:
+        seed: seed of datsoilspc's 9 random folds.
+
+    Returns:
+        One :class:`LabSet` per dataset, datsoilspc last.
+    """
+    sets = [load_limesoda(name) for name in LIMESODA_DATASETS]
+    datsoilspc = shared_data_dir() / "soil" / "wadoux_soilspec" / "datsoilspc.csv"
+    if datsoilspc.is_file():
+        sets.append(load_datsoilspc(datsoilspc, seed))
+    else:
+        log.warning("%s not found: LimeSoDa only", datsoilspc)
+    return sets
+
+
 def enmap_noise_sigma() -> FloatArray:
     """Standard deviation (reflectance 0-1) of the EnMAP-like noise per default band, shape (202,)."""
     vnir = np.asarray(ENMAP_DEFAULT_BANDS) <= 91
@@ -737,12 +755,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             max_components=12, alphas=tuple(np.logspace(-5, 0, 6)), max_epochs=25, patience=5, noise=not args.no_noise
         )
 
-    sets = [load_limesoda(name) for name in LIMESODA_DATASETS]
-    wadoux = shared_data_dir() / "soil" / "wadoux_soilspec" / "datsoilspc.csv"
-    if wadoux.is_file():
-        sets.append(load_datsoilspc(wadoux, args.seed))
-    else:
-        log.warning("%s not found: training on LimeSoDa only", wadoux)
+    sets = load_lab_sets(args.seed)
+    with_datsoilspc = sets[-1].name == "datsoilspc"
     for s in sets:
         log.info(
             "%-10s %4d spectra (%g-%g nm), SOC %.1f-%.1f g/kg, held out %d",
@@ -823,7 +837,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "description": (
             f"Soil organic carbon of bare soil from EnMAP L2A reflectance: {chosen.name} trained on "
             f"{pool.soc.size} laboratory vis-NIR spectra of real soils (LimeSoDa"
-            f"{' and datsoilspc' if wadoux.is_file() else ''}) resampled to the 202 EnMAP default "
+            f"{' and datsoilspc' if with_datsoilspc else ''}) resampled to the 202 EnMAP default "
             "bands. Laboratory (dry, sieved) soil: expect larger errors on field surfaces "
             "(moisture, roughness, residue, green vegetation) than the cross-validation shows."
         ),
