@@ -111,6 +111,11 @@ def test_soil_splits_follow_the_limesoda_folds(run_study):
         assert split.train[0].shape[1] == 42  # 400-2450 nm every 50 nm
 
 
+def no_training(*args: Any) -> None:
+    """A stand-in for ``run_study.train_one`` where every variant must be reused."""
+    raise AssertionError("a finished variant was trained again")
+
+
 def tiny_synthetic_study(shared_data: Path, monkeypatch: pytest.MonkeyPatch, out: Path) -> list[str]:
     """run_study arguments of a one-seed, one-epoch synthetic study on 32 + 32 pixels, written to ``out``."""
     monkeypatch.setenv("EOSPEC_SHARED_DATA", str(shared_data))
@@ -126,9 +131,6 @@ def test_resume_reuses_finished_variants(shared_data, run_study, tmp_path, monke
     first = json.loads(out.read_text())
     assert first["status"] == "done" and first["overrides"] == ["data.n_train=32", "data.n_val=32"]
     assert first["results"][0]["seconds"] > 0 and first["results"][0]["trainings"] == 1
-
-    def no_training(*args: Any) -> None:
-        raise AssertionError("a finished variant was trained again")
 
     monkeypatch.setattr(run_study, "train_one", no_training)
     before = out.read_text()
@@ -161,9 +163,6 @@ def test_resume_with_a_subset_keeps_the_other_finished_variants(shared_data, run
     assert kept["baseline"] == first["baseline"] and kept["no_augmentation"] == first["no_augmentation"]
     # the kept variant is reused by a later run that asks for it again: nothing trains
     train_one = run_study.train_one
-
-    def no_training(*args: Any) -> None:
-        raise AssertionError("a finished variant was trained again")
 
     monkeypatch.setattr(run_study, "train_one", no_training)
     before = out.read_text()
@@ -369,10 +368,10 @@ def test_perturbations_score_the_same_models_and_are_checked(shared_data, run_st
         run_study.main([*argv, "--perturbations", "shift_3nm"])
     assert error.value.code == 2
 
-    def no_training(*args: Any) -> None:
+    def training_too_soon(*args: Any) -> None:
         raise AssertionError("a malformed perturbation must stop the study before any training")
 
-    monkeypatch.setattr(run_study, "train_one", no_training)
+    monkeypatch.setattr(run_study, "train_one", training_too_soon)
     one_angle = ["--set", "perturbations.hapke_60deg={incidence_deg: 60.0}", "--perturbations", "hapke_60deg"]
     with pytest.raises(SystemExit) as error:
         run_study.main([*argv, *one_angle])
@@ -537,9 +536,6 @@ def test_label_scarce_soil_study_runs_and_resumes_only_the_same_subset(run_study
     assert record["data"]["n_train"] == 12 and record["train"]["batch_size"] == 12
     # PLSR on 12 soils can use at most 11 components (scikit-learn: n_components <= n_samples - 1)
     assert all(1 <= n <= 11 for n in record["results"][1]["n_components"])
-
-    def no_training(*args: Any) -> None:
-        raise AssertionError("a finished variant was trained again")
 
     monkeypatch.setattr(run_study, "train_one", no_training)
     assert run_study.main([*argv, *scarce, "--resume"]) == 0
