@@ -67,6 +67,8 @@ PLANT_NAMES = re.compile(
 )
 #: ... except mixtures with minerals (the library's AMX series).
 MINERAL_MIXTURES = re.compile(r"\+|antigorite|stonwll|mont|kaol|calcite|AMX", re.IGNORECASE)
+#: Entries of the bundled model's metadata that report its own evaluation.
+EVALUATION_KEYS = ("cross_validation", "candidates", "held_out_test", "conversion_check", "version", "recipe")
 POTSDAM_SOIL = 5  # class of enmap_potsdam_tiles_landcover_labels.tif
 
 
@@ -177,7 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         for label, (reflectance, target) in training.items():
             module, _, _ = train_mlp(candidate, reflectance, target, Settings(), 0, reflectance, epochs=epochs)
             save_file({k: v.contiguous() for k, v in module.state_dict().items()}, folder / f"{label}.safetensors")
-            metadata = bundled | {"name": label, "weights": f"{label}.safetensors"}
+            # the bundled model's description of inputs and bands; its accuracy figures describe another model
+            metadata = {key: value for key, value in bundled.items() if key not in EVALUATION_KEYS}
+            metadata |= {
+                "name": label,
+                "weights": f"{label}.safetensors",
+                "description": f"{label} model of recipes/mixture_training_check.py (a check, not evaluated)",
+            }
             (folder / f"{label}.json").write_text(json.dumps(metadata))
             models[label] = str(folder / f"{label}.json")
             print(f"trained {label} on {len(target)} spectra, {epochs} epochs")
