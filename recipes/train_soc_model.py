@@ -15,6 +15,13 @@ The model maps bottom-of-atmosphere reflectance (0-1) at the 202 EnMAP default b
   ``$EOSPEC_SHARED_DATA/soil/wadoux_soilspec/datsoilspc.csv`` (default ``<repo>/../shared/data``)
   when that file exists; the recipe runs on LimeSoDa alone otherwise.
 
+Each training soil also enters as ``--plant-copies`` (default 3) linear mixtures
+``(1 - f) R_soil + f R_plant`` with f uniform in (0, 0.25] and a green or dry plant spectrum of the
+USGS Spectral Library Version 7 (``$EOSPEC_SHARED_DATA/endmembers/usgs_splib07_av95/``; Kokaly et
+al. 2017), labelled with the soil's SOC, so that the model learns to read SOC through partial
+plant cover (:func:`mix_with_plants`). Every plant belongs to one CV fold and a soil is mixed only
+with plants of its fold; a soil and its mixtures stay on one side of every split.
+
 Fold 10 of every LimeSoDa dataset (the datasets' own cross-validation folds) is held out: never
 used for training or model selection, it is reserved for ``eospec simulate``'s end-to-end
 accuracy test. Model selection is a 9-fold cross-validation on LimeSoDa folds 1-9 (and 9 random
@@ -23,11 +30,14 @@ on the other 8 folds of all datasets. Hyperparameters (PLSR components, ridge pe
 epochs) are chosen by an inner cross-validation (or inner validation split) inside each
 training set. The candidate with the lowest pooled cross-validated RMSE is refitted on all
 folds 1-9 (plus all of datsoilspc), converted to a :class:`eospec.models.SpectralRegressor`,
-checked against the fitted estimator and written to ``<out-dir>/soc.safetensors`` and ``soc.json``.
+checked against the fitted estimator and written to ``<out-dir>/soc.safetensors`` and ``soc.json``
+(through a temporary folder, moved into place when complete). The candidate is chosen on the
+pooled CV RMSE over the soils and their mixtures; the metadata reports both.
 
 Usage::
 
-    python recipes/train_soc_model.py                          # the bundled model (1-2 min, 2 cores)
+    python recipes/train_soc_model.py                          # the bundled model (about 8 min, 2 cores)
+    python recipes/train_soc_model.py --plant-copies 0 --out-dir v1  # version 1.0.0: pure soils (2 min)
     python recipes/train_soc_model.py --quick --out-dir /tmp/soc  # CI-size run (under 30 s)
 """
 
@@ -39,7 +49,10 @@ import json
 import logging
 import math
 import os
+import re
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +118,32 @@ LIMESODA_CITATION = (
     "learning regressors in digital soil mapping. Geoderma (arXiv:2502.20139); Python package "
     "limesoda 0.1.5, https://github.com/a11to1n3/LimeSoDa"
 )
+
+#: Plant spectra mixed into the training soils: the USGS Spectral Library Version 7, AVIRIS-1995
+#: convolution (Kokaly et al. 2017, USGS Data Series 1035; public domain), in the shared data folder.
+USGS_AV95 = Path("endmembers") / "usgs_splib07_av95" / "s07_AV95_envi.hdr"
+USGS_CITATION = (
+    "Kokaly R.F. et al. (2017) USGS Spectral Library Version 7. U.S. Geological Survey Data Series "
+    "1035, doi:10.3133/ds1035 (AVIRIS-1995 convolution, s07_AV95_envi.sli; public domain)"
+)
+#: USGS library names kept as plant spectra (leaves, canopies, grass, dry plant matter) ...
+PLANT_NAMES = re.compile(
+    r"leaf|leaves|grass|needle|straw|npv|sagebrush|tumbleweed|pine|oak|maple|walnut|willow|manzanita|aspen|"
+    r"lichen|juniper|fir|spruce|corn|wheat|rice",
+    re.IGNORECASE,
+)
+#: ... except mixtures with minerals (the library's AMX series and named mineral mixtures), materials
+#: that are not field plants (kerogen, whose sample name holds "corn"; starch; plywood; wood beams;
+#: rock lichen) and the library's wavelength-shifted copies of one lawn-grass spectrum.
+NOT_PLANTS = re.compile(
+    r"\+|antigorite|stonwll|mont|kaol|calcite|AMX|kerogen|starch|plywood|wood_beam|lichen|shift", re.IGNORECASE
+)
+#: NDVI (665 and 865 nm bands) at or above which a plant spectrum is green, and below which it is dry.
+GREEN_NDVI = 0.6
+DRY_NDVI = 0.3
+#: Soil-plant mixtures per training soil, and the largest plant fraction (uniform from 0).
+PLANT_COPIES = 3
+MAX_PLANT_FRACTION = 0.25
 
 
 # --------------------------------------------------------------------------------------------
@@ -299,6 +338,79 @@ def enmap_noise_sigma() -> FloatArray:
     return np.where(vnir, NOISE_REFERENCE_REFLECTANCE / SNR_VNIR, NOISE_REFERENCE_REFLECTANCE / SNR_SWIR)
 
 
+@dataclass
+class Plants:
+    """Green and dry plant spectra at the EnMAP default bands, each assigned to one of the 9 folds.
+
+    Attributes:
+        reflectance: float64 array of shape (P, 202), reflectance 0-1.
+        green: bool array of shape (P,): True for green plants (NDVI >= :data:`GREEN_NDVI`), False
+            for dry plant matter (NDVI < :data:`DRY_NDVI`).
+        names: the library's spectrum names, P of them.
+        folds: int array of shape (P,), 1-9, stratified by ``green``: a training soil of fold k is
+            mixed only with plants of fold k, so no plant of a test fold is seen in training.
+    """
+
+    reflectance: FloatArray
+    green: npt.NDArray[np.bool_]
+    names: list[str]
+    folds: npt.NDArray[np.int64]
+
+
+def load_plants(header: Path, seed: int) -> Plants:
+    """Green and dry plant spectra of the USGS splib07 AV95 library, resampled to EnMAP.
+
+    Spectra whose name matches :data:`PLANT_NAMES` but not :data:`NOT_PLANTS`, measured in at
+    least 70 % of the library's 224 channels, are interpolated over their deleted channels on a
+    1 nm grid (380-2510 nm), clipped to 0-1 and resampled to the EnMAP default bands with Gaussian
+    SRFs. Those with NDVI (665 and 865 nm bands) at or above 0.6 are green, below 0.3 dry; the
+    others (senescent, mixed) are left out.
+
+    Args:
+        header: the library's ``s07_AV95_envi.hdr`` (its ``.sli`` beside it).
+        seed: seed of the plants' fold assignment.
+
+    Returns:
+        The plants (61 green and 19 dry in splib07a).
+
+    Raises:
+        FileNotFoundError: If ``header`` does not exist.
+        ValueError: If a fold gets no green or no dry plant.
+    """
+    from eospec.libraries import read_envi_library
+    from eospec.sensors import nearest_band
+
+    if not header.is_file():
+        raise FileNotFoundError(
+            f"{header} not found: put the USGS splib07 AV95 library (s07_AV95_envi.hdr and .sli) there, "
+            "set EOSPEC_SHARED_DATA, or pass --plant-copies 0 to train on pure soils"
+        )
+    library = read_envi_library(header, sort_wavelengths=True, bad_bands="keep").to_unit("nm")
+    names_in_library = [str(name) for name in library.metadata["name"]] if library.metadata is not None else []
+    grid = np.arange(380.0, 2511.0)
+    names, resampled = [], []
+    for name, spectrum in zip(names_in_library, np.asarray(library.spectra, dtype=np.float64), strict=True):
+        measured = np.isfinite(spectrum) & (spectrum > -0.01) & (spectrum < 1.5)
+        if not PLANT_NAMES.search(name) or NOT_PLANTS.search(name) or measured.mean() < 0.7:
+            continue
+        resampled.append(np.interp(grid, library.wavelengths[measured], spectrum[measured]))
+        names.append(name)
+    reflectance = to_enmap(grid, np.clip(np.asarray(resampled), 0.0, 1.0))
+    centres = enmap_default_bands()[0]
+    red, nir = reflectance[:, nearest_band(centres, 665)], reflectance[:, nearest_band(centres, 865)]
+    ndvi = (nir - red) / (nir + red)
+    keep = (ndvi >= GREEN_NDVI) | (ndvi < DRY_NDVI)
+    green = ndvi[keep] >= GREEN_NDVI
+    rng = np.random.default_rng(seed)
+    folds = np.empty(green.size, dtype=np.int64)
+    for kind in (True, False):
+        members = np.flatnonzero(green == kind)
+        folds[members[rng.permutation(members.size)]] = np.arange(members.size) % N_FOLDS + 1
+        if members.size < N_FOLDS:
+            raise ValueError(f"{members.size} {'green' if kind else 'dry'} plants: fewer than the {N_FOLDS} folds")
+    return Plants(reflectance[keep], green, [n for n, k in zip(names, keep, strict=True) if k], folds)
+
+
 # --------------------------------------------------------------------------------------------
 # Features and metrics
 # --------------------------------------------------------------------------------------------
@@ -451,11 +563,13 @@ def fit_plsr(
     settings: Settings,
     seed: int,
     tune_reflectance: FloatArray,
+    groups: npt.NDArray[np.int64] | None = None,
 ) -> Fitted:
     """PLSR (sklearn ``PLSRegression``), components chosen by inner CV on ``folds``.
 
     The inner CV predicts ``tune_reflectance`` (the spectra with EnMAP-like noise, or the
-    spectra themselves), so that the number of components suits the sensor's noise.
+    spectra themselves), so that the number of components suits the sensor's noise. ``groups`` is
+    not needed: a soil's mixtures share its fold, so the inner folds keep them together.
     """
     from sklearn.cross_decomposition import PLSRegression
 
@@ -504,8 +618,9 @@ def fit_ridge(
     settings: Settings,
     seed: int,
     tune_reflectance: FloatArray,
+    groups: npt.NDArray[np.int64] | None = None,
 ) -> Fitted:
-    """Ridge regression on standardised features, penalty chosen by inner CV on ``folds``."""
+    """Ridge regression on standardised features, penalty chosen by inner CV on ``folds`` (``groups`` unused)."""
     x = features(reflectance, candidate.transform, candidate.snv)
     x_tune = features(tune_reflectance, candidate.transform, candidate.snv)
     relative = np.asarray(settings.alphas)
@@ -527,6 +642,33 @@ def fit_ridge(
     return Fitted(predict, module, {"alpha_over_n": float(relative[best])})
 
 
+def validation_split(
+    groups: npt.NDArray[np.int64], rng: np.random.Generator, validate: bool = True
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Rows of 10 % of the groups (at least one) for validation, the others' rows for training.
+
+    The groups are put in a random order (one ``rng.permutation`` over the groups) with each
+    group's rows together; the first tenth of the groups validate. With one row per group this is
+    ``index = rng.permutation(n); index[: n // 10], index[n // 10 :]``.
+
+    Args:
+        groups: int array of shape (N,): rows that share a value (a soil and its mixtures) fall
+            on the same side.
+        rng: the random generator.
+        validate: False: no validation rows, and all rows (in that random group order) train.
+
+    Returns:
+        ``(validation, training)`` row indices.
+    """
+    _, group = np.unique(groups, return_inverse=True)
+    n_groups = int(group.max()) + 1
+    rank = np.empty(n_groups, dtype=np.int64)
+    rank[rng.permutation(n_groups)] = np.arange(n_groups)
+    index = np.argsort(rank[group], kind="stable")
+    n_validation = int(np.sum(rank[group] < max(1, n_groups // 10))) if validate else 0
+    return index[:n_validation], index[n_validation:]
+
+
 def train_mlp(
     candidate: Candidate,
     reflectance: FloatArray,
@@ -535,13 +677,15 @@ def train_mlp(
     seed: int,
     tune_reflectance: FloatArray,
     epochs: int | None = None,
+    groups: npt.NDArray[np.int64] | None = None,
 ) -> tuple[SpectralRegressor, int, Callable[[FloatArray], FloatArray]]:
     """Train a :class:`SpectralRegressor` MLP with AdamW on MSE and EnMAP-like input noise.
 
-    Without ``epochs``, 10 % of the spectra (random, seeded; taken from ``tune_reflectance``,
-    i.e. with EnMAP-like noise when enabled) are kept for validation and training stops
-    ``patience`` epochs after the best validation RMSE (that state is kept); with ``epochs``,
-    all spectra train for that many epochs.
+    Without ``epochs``, 10 % of the groups (random, seeded; a group is a soil with its
+    soil-plant mixtures, each spectrum its own group when ``groups`` is None) are kept for
+    validation, their spectra taken from ``tune_reflectance`` (i.e. with EnMAP-like noise when
+    enabled), and training stops ``patience`` epochs after the best validation RMSE (that state is
+    kept); with ``epochs``, all spectra train for that many epochs.
 
     Returns:
         The module (in eval mode, SOC in g/kg out; the target standardisation folded into its
@@ -557,12 +701,7 @@ def train_mlp(
         module.input_mean.copy_(torch.from_numpy(mean))
         module.input_scale.copy_(torch.from_numpy(scale))
     y_mean, y_scale = float(soc.mean()), float(soc.std())
-    index = rng.permutation(soc.size)
-    if epochs is None:
-        n_val = max(1, soc.size // 10)
-        val, train = index[:n_val], index[n_val:]
-    else:
-        val, train = index[:0], index
+    val, train = validation_split(np.arange(soc.size) if groups is None else groups, rng, epochs is None)
     r_train = torch.from_numpy(reflectance[train]).float()
     y_train = torch.from_numpy((soc[train] - y_mean) / y_scale).float()
     r_val = torch.from_numpy(tune_reflectance[val]).float()
@@ -622,10 +761,11 @@ def fit_mlp(
     settings: Settings,
     seed: int,
     tune_reflectance: FloatArray,
+    groups: npt.NDArray[np.int64] | None = None,
     epochs: int | None = None,
 ) -> Fitted:
-    """MLP trained with early stopping, or for a fixed number of epochs."""
-    module, trained, predict = train_mlp(candidate, reflectance, soc, settings, seed, tune_reflectance, epochs)
+    """MLP trained with early stopping on a split by ``groups``, or for a fixed number of epochs."""
+    module, trained, predict = train_mlp(candidate, reflectance, soc, settings, seed, tune_reflectance, epochs, groups)
     return Fitted(predict, module, {"epochs": trained})
 
 
@@ -639,18 +779,92 @@ FITTERS = {"plsr": fit_plsr, "ridge": fit_ridge, "mlp": fit_mlp}
 
 @dataclass
 class Pool:
-    """All training spectra, concatenated."""
+    """All training spectra, concatenated: the pure lab soils, then their soil-plant mixtures.
+
+    Attributes:
+        reflectance: float64 array of shape (N, 202), reflectance 0-1.
+        soc: float64 array of shape (N,), SOC in g/kg (a mixture keeps its soil's SOC).
+        folds: int array of shape (N,), 1-9 (a mixture is in its soil's fold).
+        dataset: shape (N,), the dataset name of each row's soil.
+        group: int array of shape (N,), the row of each row's pure soil: a soil and its mixtures
+            share a group, and are kept on one side of every split.
+        plant_fraction: float64 array of shape (N,), 0 for a pure soil, in (0, max] for a mixture.
+    """
 
     reflectance: FloatArray
     soc: FloatArray
     folds: npt.NDArray[np.int64]
     dataset: npt.NDArray[np.str_]
+    group: npt.NDArray[np.int64]
+    plant_fraction: FloatArray
+
+    @property
+    def pure(self) -> npt.NDArray[np.bool_]:
+        """Rows that are pure lab soils, shape (N,)."""
+        return self.plant_fraction == 0.0
+
+
+def mix_with_plants(pool: Pool, plants: Plants, copies: int, max_fraction: float, seed: int) -> Pool:
+    """Add ``copies`` linear soil-plant mixtures of every pure soil of ``pool``.
+
+    Mixture ``(1 - f) R_soil + f R_plant`` with f uniform in (0, ``max_fraction``], the plant
+    green or dry with equal odds and drawn from the plants of the soil's own fold, and the soil's
+    SOC as its label: a pixel with some vegetation or crop residue over a soil still has that
+    soil's SOC. Linear (areal, checkerboard) mixing is the first-order model of a pixel partly
+    covered by plants (Keshava and Mustard 2002, IEEE Signal Process. Mag. 19(1), 44-57).
+
+    Args:
+        pool: pure soils only (``plant_fraction`` all 0).
+        plants: the plant spectra and their folds.
+        copies: mixtures per soil; 0 returns ``pool`` unchanged.
+        max_fraction: the largest plant fraction, in (0, 1).
+        seed: seed of fractions and plant draws.
+
+    Returns:
+        The pool followed by its mixtures: copy c of soil i is row ``(c + 1) * N + i``.
+
+    Raises:
+        ValueError: If ``pool`` already holds mixtures or ``max_fraction`` is outside (0, 1).
+    """
+    if not pool.pure.all():
+        raise ValueError("mix_with_plants needs a pool of pure soils")
+    if not 0.0 < max_fraction < 1.0:
+        raise ValueError(f"max_fraction {max_fraction} is outside (0, 1): pass a plant fraction such as 0.25")
+    if copies == 0:
+        return pool
+    rng = np.random.default_rng(seed)
+    n = pool.soc.size
+    mixtures, fractions = [], []
+    for _ in range(copies):
+        fraction = max_fraction * (1.0 - rng.random(n))  # (0, max_fraction]
+        use_green = rng.random(n) < 0.5
+        plant = np.empty(n, dtype=np.int64)
+        for k in np.unique(pool.folds):
+            for kind in (True, False):
+                soils = np.flatnonzero((pool.folds == k) & (use_green == kind))
+                choices = np.flatnonzero((plants.folds == k) & (plants.green == kind))
+                plant[soils] = choices[rng.integers(choices.size, size=soils.size)]
+        mixtures.append((1.0 - fraction[:, None]) * pool.reflectance + fraction[:, None] * plants.reflectance[plant])
+        fractions.append(fraction)
+    return Pool(
+        np.concatenate([pool.reflectance, *mixtures]),
+        np.tile(pool.soc, copies + 1),
+        np.tile(pool.folds, copies + 1),
+        np.tile(pool.dataset, copies + 1),
+        np.tile(pool.group, copies + 1),
+        np.concatenate([pool.plant_fraction, *fractions]),
+    )
 
 
 def cross_validate(
     candidate: Candidate, pool: Pool, settings: Settings, seed: int, noisy: FloatArray
 ) -> dict[str, Any]:
-    """Out-of-fold predictions of a candidate over the 9 pooled folds and their metrics."""
+    """Out-of-fold predictions of a candidate over the 9 pooled folds and their metrics.
+
+    The top-level metrics are those of the pure lab soils; ``mixtures`` those of their soil-plant
+    mixtures (each with a plant of its own test fold, never seen in training); ``rmse_all`` the
+    RMSE over both, the selection criterion.
+    """
     oof = np.empty(pool.soc.size)
     oof_noisy = np.empty(pool.soc.size)
     hypers = []
@@ -658,22 +872,33 @@ def cross_validate(
         train, test = pool.folds != k, pool.folds == k
         tune = noisy[train] if settings.noise else pool.reflectance[train]
         fitted = FITTERS[candidate.kind](
-            candidate, pool.reflectance[train], pool.soc[train], pool.folds[train], settings, seed + k, tune
+            candidate,
+            pool.reflectance[train],
+            pool.soc[train],
+            pool.folds[train],
+            settings,
+            seed + k,
+            tune,
+            groups=pool.group[train],
         )
         oof[test] = fitted.predict(pool.reflectance[test])
         oof_noisy[test] = fitted.predict(noisy[test])
         hypers.append(fitted.hyper)
+    pure = pool.pure
     result: dict[str, Any] = {
         "name": candidate.name,
         "model": candidate.kind,
         "hidden": list(candidate.hidden),
         "transform": candidate.transform,
         "snv": candidate.snv,
-        **metrics(pool.soc, oof),
-        "rmse_enmap_noise": metrics(pool.soc, oof_noisy)["rmse"],
+        **metrics(pool.soc[pure], oof[pure]),
+        "rmse_enmap_noise": metrics(pool.soc[pure], oof_noisy[pure])["rmse"],
+        "rmse_all": metrics(pool.soc, oof)["rmse"],
     }
+    if not pure.all():
+        result["mixtures"] = metrics(pool.soc[~pure], oof[~pure])
     result["per_dataset"] = {
-        name: metrics(pool.soc[pool.dataset == name], oof[pool.dataset == name])
+        name: metrics(pool.soc[pure & (pool.dataset == name)], oof[pure & (pool.dataset == name)])
         for name in dict.fromkeys(pool.dataset.tolist())
     }
     result["hyperparameters_per_fold"] = hypers
@@ -743,7 +968,29 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser.add_argument("--quick", action="store_true", help="CI-size run: fewer candidates, components and epochs")
     parser.add_argument("--no-noise", action="store_true", help="train the MLPs without EnMAP-like noise augmentation")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument(
+        "--plant-copies",
+        type=int,
+        default=PLANT_COPIES,
+        help=f"soil-plant mixtures per training soil (default {PLANT_COPIES}; 0: pure soils only, the 1.0.0 model)",
+    )
+    parser.add_argument(
+        "--max-plant-fraction",
+        type=float,
+        default=MAX_PLANT_FRACTION,
+        help=f"largest plant fraction of a mixture (default {MAX_PLANT_FRACTION})",
+    )
     args = parser.parse_args(argv)
+    if args.plant_copies < 0:
+        parser.error(f"--plant-copies {args.plant_copies} is negative: pass 0 (pure soils) or more")
+    if not 0.0 < args.max_plant_fraction < 1.0:
+        parser.error(f"--max-plant-fraction {args.max_plant_fraction} is outside (0, 1): pass e.g. 0.25")
+    plants = None
+    if args.plant_copies:
+        try:
+            plants = load_plants(shared_data_dir() / USGS_AV95, args.seed + 2000)
+        except FileNotFoundError as error:
+            parser.error(str(error))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
     # Small matrices: one BLAS thread is fastest (and does not fight torch's threads).
@@ -769,12 +1016,24 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         )
 
     train_sets = [(s, s.folds != HELD_OUT_FOLD) for s in sets]
-    pool = Pool(
+    soils = Pool(
         np.concatenate([s.reflectance[m] for s, m in train_sets]),
         np.concatenate([s.soc[m] for s, m in train_sets]),
         np.concatenate([s.folds[m] for s, m in train_sets]),
         np.concatenate([np.full(int(m.sum()), s.name) for s, m in train_sets]),
+        np.arange(sum(int(m.sum()) for _, m in train_sets)),
+        np.zeros(sum(int(m.sum()) for _, m in train_sets)),
     )
+    pool = soils
+    if plants is not None:
+        pool = mix_with_plants(soils, plants, args.plant_copies, args.max_plant_fraction, args.seed + 3000)
+        log.info(
+            "%d soil-plant mixtures (%d green and %d dry USGS plants, fraction up to %g)",
+            int((~pool.pure).sum()),
+            int(plants.green.sum()),
+            int((~plants.green).sum()),
+            args.max_plant_fraction,
+        )
     noise_rng = np.random.default_rng(args.seed + 1000)
     noisy = pool.reflectance + noise_rng.normal(size=pool.reflectance.shape) * enmap_noise_sigma()
 
@@ -785,7 +1044,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         result["seconds"] = round(time.perf_counter() - t0, 1)
         table.append(result)
         log.info(
-            "%-28s RMSE %6.2f  R2 %5.2f  RPIQ %5.2f  CCC %5.2f  bias %6.2f  (EnMAP noise: RMSE %6.2f)  %5.1f s",
+            "%-28s soils: RMSE %6.2f  R2 %5.2f  RPIQ %5.2f  CCC %5.2f  bias %6.2f  (EnMAP noise: RMSE %6.2f)"
+            "  mixtures: RMSE %6.2f  bias %6.2f  all: RMSE %6.2f  %5.1f s",
             candidate.name,
             result["rmse"],
             result["r2"],
@@ -793,16 +1053,21 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             result["ccc"],
             result["bias"],
             result["rmse_enmap_noise"],
+            result.get("mixtures", {}).get("rmse", math.nan),
+            result.get("mixtures", {}).get("bias", math.nan),
+            result["rmse_all"],
             result["seconds"],
         )
 
-    best = min(table, key=lambda row: row["rmse"])
+    best = min(table, key=lambda row: row["rmse_all"])
     chosen = next(c for c in candidates(args.quick) if c.name == best["name"])
-    log.info("chosen: %s (pooled CV RMSE %.2f g/kg)", chosen.name, best["rmse"])
+    log.info("chosen: %s (pooled CV RMSE %.2f g/kg, soils and mixtures)", chosen.name, best["rmse_all"])
     tune = noisy if settings.noise else pool.reflectance
     if chosen.kind == "mlp":
         epochs = int(np.median([h["epochs"] for h in best["hyperparameters_per_fold"]]))
-        fitted = fit_mlp(chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune, epochs)
+        fitted = fit_mlp(
+            chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune, groups=pool.group, epochs=epochs
+        )
     else:
         fitted = FITTERS[chosen.kind](chosen, pool.reflectance, pool.soc, pool.folds, settings, args.seed, tune)
     held = [(s, s.folds == HELD_OUT_FOLD) for s in sets if s.name != "datsoilspc"]
@@ -818,7 +1083,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     log.info("held-out fold 10 (LimeSoDa), reported only: %s", held_test["pooled"])
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    weights = args.out_dir / "soc.safetensors"
+    staging = Path(tempfile.mkdtemp(prefix=".soc-", dir=args.out_dir))  # moved into place when complete
+    weights = staging / "soc.safetensors"
     from safetensors.torch import save_file
 
     save_file({k: v.contiguous() for k, v in fitted.module.state_dict().items()}, weights)
@@ -828,18 +1094,29 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     command = "python recipes/train_soc_model.py" + (f" --seed {args.seed}" if args.seed else "")
     command += " --quick" if args.quick else ""
     command += " --no-noise" if args.no_noise else ""
+    command += f" --plant-copies {args.plant_copies}" if args.plant_copies != PLANT_COPIES else ""
+    command += (
+        f" --max-plant-fraction {args.max_plant_fraction:g}" if args.max_plant_fraction != MAX_PLANT_FRACTION else ""
+    )
+    n_soils, n_mixtures = int(pool.pure.sum()), int((~pool.pure).sum())
+    mixture_text = (
+        f" and {n_mixtures} linear mixtures of them with up to {args.max_plant_fraction:.0%} green or dry "
+        "plant spectra (USGS splib07), labelled with the soil's SOC"
+        if plants is not None
+        else ""
+    )
     transform_text = {"reflectance": "reflectance R (0-1)", "absorbance": "absorbance log10(1/R), R clipped at 1e-4"}[
         chosen.transform
     ]
     metadata: dict[str, Any] = {
         "name": "soc",
-        "version": "1.0.0" if not args.quick else "0.0.0-quick",
+        "version": "0.0.0-quick" if args.quick else "2.0.0" if plants is not None else "1.0.0",
         "description": (
             f"Soil organic carbon of bare soil from EnMAP L2A reflectance: {chosen.name} trained on "
-            f"{pool.soc.size} laboratory vis-NIR spectra of real soils (LimeSoDa"
-            f"{' and datsoilspc' if with_datsoilspc else ''}) resampled to the 202 EnMAP default "
-            "bands. Laboratory (dry, sieved) soil: expect larger errors on field surfaces "
-            "(moisture, roughness, residue, green vegetation) than the cross-validation shows."
+            f"{n_soils} laboratory vis-NIR spectra of real soils (LimeSoDa"
+            f"{' and datsoilspc' if with_datsoilspc else ''}){mixture_text}, resampled to the 202 "
+            "EnMAP default bands. Laboratory (dry, sieved) soil: expect larger errors on field "
+            "surfaces (moisture, roughness, residue, green vegetation) than the cross-validation shows."
         ),
         "property": "soc",
         "long_name": "soil organic carbon",
@@ -861,7 +1138,15 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             "(generic L2A centres and FWHM, eospec.sensors.enmap()) with Gaussian spectral "
             "responses (eospec.sensors.gaussian_srf_matrix); spectra that start above 397 nm "
             "(UL.120, SL.125: 420 nm) are extended with their first value so that band 1 "
-            "(418.2 nm) is resampled from its full response (no band dropped). In the model: "
+            "(418.2 nm) is resampled from its full response (no band dropped). "
+            + (
+                f"Each training soil also enters as {args.plant_copies} linear mixtures "
+                f"(1 - f) R_soil + f R_plant, f uniform in (0, {args.max_plant_fraction:g}], with a green "
+                "or dry USGS plant spectrum of the soil's own fold (plant_mixtures). "
+                if plants is not None
+                else ""
+            )
+            + "In the model: "
             f"{transform_text}; {'SNV per spectrum (ddof=1); ' if chosen.snv else ''}"
             "per-band standardisation with the training mean and standard deviation "
             "(input_mean, input_scale); "
@@ -880,7 +1165,44 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             f"g/kg; training SOC spans {pool.soc.min():.1f}-{training_max:.1f} g/kg. 150 g/kg is "
             "about the upper limit of mineral soils; predictions outside are flagged by mapping."
         ),
-        "training_data": [s.info for s in sets],
+        "training_data": [s.info for s in sets]
+        + (
+            [
+                {
+                    "name": "USGS Spectral Library Version 7, AVIRIS-1995 convolution: plant spectra",
+                    "n": len(plants.names),
+                    "target": "none (mixed into the soils; a mixture keeps its soil's SOC)",
+                    "spectra": "lab and field reflectance of leaves, canopies, grass and dry plant matter, 0-1",
+                    "licence": "public domain (U.S. Geological Survey)",
+                    "source": USGS_CITATION,
+                }
+            ]
+            if plants is not None
+            else []
+        ),
+        "plant_mixtures": (
+            {
+                "copies": args.plant_copies,
+                "max_fraction": args.max_plant_fraction,
+                "n_mixtures": n_mixtures,
+                "model": "linear: (1 - f) R_soil + f R_plant, f uniform in (0, max_fraction], SOC of the soil",
+                "plants": (
+                    f"{int(plants.green.sum())} green (NDVI >= {GREEN_NDVI}) and {int((~plants.green).sum())} "
+                    f"dry (NDVI < {DRY_NDVI}) spectra of {USGS_AV95.name}, names matching "
+                    f"'{PLANT_NAMES.pattern}' and not '{NOT_PLANTS.pattern}', measured in >= 70 % "
+                    "of the channels; green or dry with equal odds"
+                ),
+                "folds": (
+                    "each plant is assigned to one of the 9 CV folds (seeded, stratified green/dry); a "
+                    "soil is mixed only with plants of its own fold, so a test fold's mixtures hold "
+                    "plants never seen in training, and a soil and its mixtures are on one side of "
+                    "every split (outer and inner folds, MLP early-stopping split by soil)"
+                ),
+                "plant_names": plants.names,
+            }
+            if plants is not None
+            else None
+        ),
         "excluded_data": {f"LimeSoDa {k}": v for k, v in LIMESODA_EXCLUDED.items()},
         "soc_conversion": (
             "SOC g/kg = SOC % x 10; SOM % (UL.120, SL.125) to SOC % with the van Bemmelen factor "
@@ -889,11 +1211,14 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         "licence": "CC BY-SA 4.0",
         "licence_note": (
             "The weights are derived from LimeSoDa (CC BY-SA 4.0) and are shared under the same "
-            "licence; cite Schmidinger et al. (2025) and Geeves et al. (1994)."
+            "licence; cite Schmidinger et al. (2025) and Geeves et al. (1994)"
+            + (", and Kokaly et al. (2017) for the USGS plant spectra (public domain)." if plants is not None else ".")
         ),
         "cross_validation": {
             **{k: best[k] for k in ("rmse", "r2", "rpiq", "ccc", "bias", "n")},
             "rmse_enmap_noise": best["rmse_enmap_noise"],
+            "rmse_all": best["rmse_all"],
+            **({"mixtures": best["mixtures"]} if "mixtures" in best else {}),
             "folds": N_FOLDS,
             "scheme": (
                 "9-fold CV on pooled data: LimeSoDa folds 1-9 of each dataset (fold 10 held out) "
@@ -902,9 +1227,12 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
                 "set (inner CV on its folds for PLSR components and ridge penalty, 10 % "
                 "validation split with early stopping for MLP epochs). RMSE and bias in g/kg; "
                 "RPIQ = IQR / RMSE; CCC = Lin's concordance correlation coefficient; "
-                "rmse_enmap_noise: the same models on test spectra with EnMAP-like noise."
+                "rmse_enmap_noise: the same models on test spectra with EnMAP-like noise. The "
+                "top-level metrics and per_dataset are those of the pure lab soils; mixtures: the "
+                "test folds' soil-plant mixtures (plants of the test fold, never seen in training); "
+                "rmse_all: both together."
             ),
-            "selection": "lowest pooled CV RMSE over all candidates",
+            "selection": "lowest pooled CV RMSE over all candidates (rmse_all: the pure soils and their mixtures)",
             "per_dataset": per_dataset,
         },
         "candidates": table,
@@ -932,18 +1260,20 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     }
     try:
         deviation = verify(fitted, chosen, pool.reflectance, metadata, weights)
-    except AssertionError:
-        weights.unlink()
-        raise
-    metadata["conversion_check"] = {
-        "max_abs_difference_g_per_kg": deviation,
-        "note": "saved weights (loaded as the registry loads them) vs the fitted estimator, training spectra",
-    }
-    (args.out_dir / "soc.json").write_text(json.dumps(metadata, indent=1) + "\n")
+        metadata["conversion_check"] = {
+            "max_abs_difference_g_per_kg": deviation,
+            "note": "saved weights (loaded as the registry loads them) vs the fitted estimator, training spectra",
+        }
+        (staging / "soc.json").write_text(json.dumps(metadata, indent=1) + "\n")
+        size = weights.stat().st_size
+        for name in ("soc.safetensors", "soc.json"):
+            os.replace(staging / name, args.out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     log.info(
         "wrote %s (%.0f KB) and soc.json in %.0f s",
-        weights,
-        weights.stat().st_size / 1024,
+        args.out_dir / "soc.safetensors",
+        size / 1024,
         time.perf_counter() - started,
     )
     return 0

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
+from conftest import import_recipe
 
 from eospec.errors import UnknownModelError
 from eospec.models import registry
 from eospec.models.registry import get_model, get_model_metadata, list_models
-
-REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "recipes" / "train_soc_model.py"
 
 #: The metadata keys documented in eospec.models.registry's module docstring.
 DOCUMENTED_KEYS = {
@@ -105,20 +100,11 @@ def test_forward_and_forward_band_major_agree():
     torch.testing.assert_close(band_major, pixel_major, rtol=1e-4, atol=1e-3)
 
 
-def _recipe() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("train_soc_model", RECIPE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("train_soc_model", module)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def held_out() -> tuple[np.ndarray, np.ndarray]:
     """LimeSoDa fold-10 spectra (never trained on), resampled as in the recipe, and SOC (g/kg)."""
     pytest.importorskip("LimeSoDa")
-    recipe = _recipe()
+    recipe = import_recipe("train_soc_model")
     metadata = get_model_metadata("soc")
     reflectance, soc = [], []
     for name in recipe.LIMESODA_DATASETS:
