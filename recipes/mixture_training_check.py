@@ -1,43 +1,49 @@
 #!/usr/bin/env python
-"""Measure whether training the SOC model on soil-plant mixtures removes the mixed-pixel bias.
+"""Measure what the bundled SOC model's soil-plant mixture training buys, under three mixing models.
 
-The bundled SOC model learnt from pure laboratory soils, and over-predicts by +10 to +20 g/kg on
-pixels that mix soil with 1-20 % green vegetation or crop residue (``docs/models.md``); no index
-mask removes those pixels (``recipes/residue_mask_check.py``). This recipe trains the bundled
-model's candidate (architecture, input transform and number of epochs read from
-``eospec/models/weights/soc.json``) with the same recipe code (``train_soc_model.train_mlp``,
-seed 0) twice on the same 1,198 laboratory soils:
+The bundled SOC model (``recipes/train_soc_model.py``, version 2) learnt from 1,198 laboratory
+soils and three linear mixtures of each with 0-25 % of a green or dry USGS plant spectrum. This
+recipe compares it with ``pure``: the same candidate (architecture and input transform read from
+``eospec/models/weights/soc.json``) trained by the recipe's own ``train_mlp`` on the soils alone,
+with its early stopping (seed 0), i.e. the version-1 recipe for that candidate; ``--control``
+compares with a saved model instead (``train_soc_model.py --plant-copies 0`` rebuilds version 1).
 
-* ``control``: the soils alone, i.e. the bundled model again;
-* ``mixed``: the soils plus three copies of each, every copy a linear mixture
-  (1 - f) R_soil + f R_plant with f uniform in [0, ``max_fraction``] and the soil's SOC as label;
-  R_plant is drawn, with equal odds, from green (NDVI >= 0.6) or dry (NDVI < 0.3) plant spectra
-  of the USGS Spectral Library Version 7 (Kokaly et al. 2017, USGS Data Series 1035), AVIRIS-1995
-  convolution, resampled to EnMAP with Gaussian SRFs.
+Three tests, all on data never used in training:
 
-``eospec simulate`` mixes its soils with the earthlib library's vegetation and litter, not USGS
-spectra, so no plant spectrum of the test scenes is seen in training; both use linear mixing.
-Both models then map simulated scenes (held-out LimeSoDa fold 10 soils, known SOC per pixel)
-and, when present, the real Potsdam EnMAP scene, whose soil-labelled pixels (EnMAP-Box land-cover
-polygons) are sandy arable and fallow soils.
+1. **Spectra**: the held-out LimeSoDa fold 10 soils (89) mixed with the plant spectra that
+   ``eospec simulate`` uses (earthlib's PROSAIL canopies and measured litter; no USGS spectrum),
+   a plant fraction f of 0, 5, 10 and 20 %, under three mixing models:
+
+   * linear (areal): ``(1 - f) s + f p`` (Keshava and Mustard 2002), the model of the training
+     mixtures;
+   * bilinear: ``(1 - f) s + f p + f (1 - f) s p`` (Fan et al. 2009, Int. J. Remote Sens. 30,
+     2951, Eq. 3, for two endmembers): light scattered once by the plant and once by the soil;
+   * intimate: the single-scattering albedos mix, ``w = (1 - f) w_s + f w_p``, converted with
+     Hapke's model at nadir (Hapke 1981; :func:`eospec.augment.physical.hapke_albedo`, the
+     ``"paper"`` form), as for plant fragments mixed into the soil surface.
+
+2. **Simulated scenes** (``eospec simulate``: linear mixing, EnMAP-like noise), mapped with
+   ``eospec.mapping.map_scene``, split by pixel class.
+3. **The real Potsdam EnMAP scene**, when present: the soil-labelled pixels (EnMAP-Box land-cover
+   polygons; sandy arable and fallow soils, no SOC measured).
 
 Usage::
 
-    python recipes/mixture_training_check.py --seeds 0 1 2 --size 128   # about 20 s on 2 cores
+    python recipes/mixture_training_check.py --seeds 0 1 2 --size 128   # about 30 s on 2 cores
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import rasterio
 import torch
 
@@ -47,155 +53,173 @@ from train_soc_model import (  # noqa: E402
     Settings,
     candidates,
     enmap_default_bands,
+    enmap_noise_sigma,
     load_lab_sets,
     shared_data_dir,
-    to_enmap,
     train_mlp,
 )
 
+from eospec.augment.physical import hapke_albedo, hapke_reflectance  # noqa: E402
 from eospec.mapping import map_scene  # noqa: E402
+from eospec.masks import classify, index_bands  # noqa: E402
 from eospec.metrics import regression_metrics  # noqa: E402
-from eospec.models.registry import resolve_model  # noqa: E402
-from eospec.sensors import nearest_band  # noqa: E402
+from eospec.models.registry import load_model_file, resolve_model  # noqa: E402
+from eospec.sensors import ENMAP_DEFAULT_BANDS  # noqa: E402
 from eospec.simulate import simulate_scene  # noqa: E402
 
-#: USGS library names kept as plant spectra (leaves, canopies, grass, dry plant matter) ...
-PLANT_NAMES = re.compile(
-    r"leaf|leaves|grass|needle|straw|npv|sagebrush|tumbleweed|pine|oak|maple|walnut|willow|manzanita|aspen|"
-    r"lichen|juniper|fir|spruce|corn|wheat|rice",
-    re.IGNORECASE,
-)
-#: ... except mixtures with minerals (the library's AMX series).
-MINERAL_MIXTURES = re.compile(r"\+|antigorite|stonwll|mont|kaol|calcite|AMX", re.IGNORECASE)
+FloatArray = npt.NDArray[np.float64]
+
 #: Entries of the bundled model's metadata that report its own evaluation.
 EVALUATION_KEYS = ("cross_validation", "candidates", "held_out_test", "conversion_check", "version", "recipe")
 POTSDAM_SOIL = 5  # class of enmap_potsdam_tiles_landcover_labels.tif
+FRACTIONS = (0.0, 0.05, 0.1, 0.2)
 
 
-def plant_spectra(library_folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Green and dry plant spectra of the USGS splib07 AV95 library at the EnMAP default bands.
-
-    Args:
-        library_folder: folder of ``s07_AV95_envi.hdr`` and ``.sli``.
-
-    Returns:
-        ``(green, dry)``: float64 arrays of shape (G, 202) and (D, 202), reflectance 0-1.
-
-    Raises:
-        FileNotFoundError: If the library is not in ``library_folder``.
-    """
-    import spectral.io.envi as envi
-
-    header = library_folder / "s07_AV95_envi.hdr"
-    if not header.is_file():
-        raise FileNotFoundError(f"{header} not found: put the USGS splib07 AV95 library there")
-    library = envi.open(str(header), str(header.with_suffix(".sli")))
-    wavelengths = np.asarray(library.bands.centers, dtype=np.float64)
-    wavelengths = wavelengths * 1000.0 if wavelengths.max() < 100 else wavelengths  # um -> nm
-    grid = np.arange(380.0, 2511.0)
-    resampled = []
-    for name, spectrum in zip(library.names, np.asarray(library.spectra, dtype=np.float64), strict=True):
-        measured = (spectrum > -0.01) & (spectrum < 1.5)  # the library's deleted channels are -1.23e34
-        if not PLANT_NAMES.search(name) or MINERAL_MIXTURES.search(name) or measured.mean() < 0.7:
-            continue
-        order = np.argsort(wavelengths[measured], kind="stable")  # AVIRIS spectrometers overlap
-        centres, first = np.unique(wavelengths[measured][order], return_index=True)
-        resampled.append(np.interp(grid, centres, spectrum[measured][order][first]))
-    plants = to_enmap(grid, np.clip(np.asarray(resampled), 0.0, 1.0))
-    centres = enmap_default_bands()[0]
-    red, nir = plants[:, nearest_band(centres, 665)], plants[:, nearest_band(centres, 865)]
-    ndvi = (nir - red) / (nir + red)
-    return plants[ndvi >= 0.6], plants[ndvi < 0.3]
+def linear_mixture(soil: FloatArray, plant: FloatArray, fraction: float) -> FloatArray:
+    """Areal (checkerboard) mixture ``(1 - f) soil + f plant``; shapes broadcast, reflectance 0-1."""
+    return (1.0 - fraction) * soil + fraction * plant
 
 
-def mix_with_plants(
-    soils: np.ndarray,
-    green: np.ndarray,
-    dry: np.ndarray,
-    copies: int,
-    max_fraction: float,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Linear soil-plant mixtures: ``copies`` mixtures of every soil spectrum.
+def bilinear_mixture(soil: FloatArray, plant: FloatArray, fraction: float) -> FloatArray:
+    """Fan et al. (2009, Eq. 3) bilinear mixture of two endmembers: the linear one plus ``f (1 - f) soil plant``."""
+    return linear_mixture(soil, plant, fraction) + fraction * (1.0 - fraction) * soil * plant
+
+
+def intimate_mixture(soil: FloatArray, plant: FloatArray, fraction: float) -> FloatArray:
+    """Hapke intimate mixture at nadir: single-scattering albedos mix linearly (Hapke 1981).
 
     Args:
-        soils: shape (N, B), reflectance 0-1.
-        green: shape (G, B), green plant spectra.
-        dry: shape (D, B), dry plant spectra.
-        copies: mixtures per soil.
-        max_fraction: plant fractions are uniform in [0, max_fraction].
-        rng: the random generator.
+        soil: reflectance 0-1, shape (..., B).
+        plant: reflectance 0-1, broadcastable to ``soil``.
+        fraction: the plant's share of the scattering cross-section, 0-1.
 
     Returns:
-        float64 array of shape (copies * N, B): copy k of soil i is row k * N + i.
+        Reflectance of the mixture, float64, the broadcast shape.
     """
-    mixtures = []
-    for _ in range(copies):
-        fraction = rng.uniform(0.0, max_fraction, size=(len(soils), 1))
-        use_green = rng.random(len(soils)) < 0.5
-        plant = np.where(
-            use_green[:, None],
-            green[rng.integers(len(green), size=len(soils))],
-            dry[rng.integers(len(dry), size=len(soils))],
-        )
-        mixtures.append((1.0 - fraction) * soils + fraction * plant)
-    return np.concatenate(mixtures)
+    soil_t, plant_t = torch.as_tensor(soil, dtype=torch.float64), torch.as_tensor(plant, dtype=torch.float64)
+    albedo = (1.0 - fraction) * hapke_albedo(soil_t, 0.0, 0.0) + fraction * hapke_albedo(plant_t, 0.0, 0.0)
+    return hapke_reflectance(albedo, 0.0, 0.0).numpy()
+
+
+MIXING: dict[str, Callable[[FloatArray, FloatArray, float], FloatArray]] = {
+    "linear": linear_mixture,
+    "bilinear": bilinear_mixture,
+    "intimate": intimate_mixture,
+}
+
+
+def simulation_plants() -> tuple[FloatArray, FloatArray]:
+    """Green canopy and litter spectra of ``eospec simulate`` (earthlib), each (P, 202), reflectance 0-1."""
+    from eospec.simulate import _load_library  # the scenes' own plant spectra, not part of the public API
+
+    library = _load_library()  # all 224 EnMAP bands
+    default = np.asarray(ENMAP_DEFAULT_BANDS) - 1
+    return library.vegetation[:, default], library.litter[:, default]
+
+
+def spectra_table(
+    models: Mapping[str, torch.nn.Module], soils: FloatArray, soc: FloatArray, plants: dict[str, FloatArray], seed: int
+) -> list[str]:
+    """Markdown rows: RMSE and bias of each model on held-out soils mixed with plants.
+
+    Every soil is mixed with 10 spectra of each plant kind (drawn with ``seed``) at each fraction of
+    :data:`FRACTIONS` under each model of :data:`MIXING`, with EnMAP-like noise added. Only the
+    mixtures that ``eospec map``'s spectral tests keep (:func:`eospec.masks.classify`: not
+    vegetation, water or too dark) are scored; ``kept`` is their share.
+    """
+    rng = np.random.default_rng(seed)
+    sigma = enmap_noise_sigma()
+    bands = index_bands(enmap_default_bands()[0])
+    rows = []
+    for kind, spectra in plants.items():
+        draws = rng.integers(len(spectra), size=(len(soils), 10))
+        soil = np.repeat(soils, 10, axis=0)
+        plant = spectra[draws.ravel()]
+        target = np.repeat(soc, 10)
+        noise = rng.normal(size=soil.shape) * sigma
+        for mixing, mix in MIXING.items():
+            for fraction in FRACTIONS:
+                if fraction == 0.0 and mixing != "linear":
+                    continue
+                mixed = np.clip(mix(soil, plant, fraction) + noise, 1e-4, 1.0)
+                green, red, nir, swir1 = (mixed[:, bands[name]] for name in ("green", "red", "nir", "swir1"))
+                kept = classify(green, red, nir, swir1) == 0
+                label = mixing if fraction else "none (pure soil)"
+                cells = [f"| {kind} | {label} | {fraction:.0%} | {kept.mean():.0%} |"]
+                for module in models.values():
+                    if not kept.any():
+                        cells.append(" n/a | n/a |")
+                        continue
+                    with torch.no_grad():
+                        predicted = module(torch.from_numpy(mixed[kept]).float())[:, 0].double().numpy()
+                    score = regression_metrics(target[kept], predicted)
+                    cells.append(f" {score['rmse']:.2f} | {score['bias']:+.2f} |")
+                rows.append("".join(cells))
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
-    parser = argparse.ArgumentParser(description="Measure whether soil-plant mixture training removes the bias.")
+    parser = argparse.ArgumentParser(description="Measure what soil-plant mixture training buys.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="simulated scenes")
     parser.add_argument("--size", type=int, default=128, help="simulated scene side in pixels")
-    parser.add_argument("--copies", type=int, default=3, help="mixtures per soil spectrum")
-    parser.add_argument("--max-fraction", type=float, default=0.25, help="largest plant fraction")
-    parser.add_argument("--out-dir", type=Path, default=None, help="keep the two models here")
+    parser.add_argument("--control", type=Path, default=None, help="a model JSON to compare instead of `pure`")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
 
     sets = load_lab_sets(0)
-    soils = np.concatenate([s.reflectance[s.folds != HELD_OUT_FOLD] for s in sets])
-    soc = np.concatenate([s.soc[s.folds != HELD_OUT_FOLD] for s in sets])
-    green, dry = plant_spectra(shared_data_dir() / "endmembers" / "usgs_splib07_av95")
-    print(f"{len(soils)} soils; USGS plants: {len(green)} green, {len(dry)} dry")
-    mixed = mix_with_plants(soils, green, dry, args.copies, args.max_fraction, np.random.default_rng(0))
+    training = [s.folds != HELD_OUT_FOLD for s in sets]
+    soils = np.concatenate([s.reflectance[m] for s, m in zip(sets, training, strict=True)])
+    soc = np.concatenate([s.soc[m] for s, m in zip(sets, training, strict=True)])
+    held = [(s, s.folds == HELD_OUT_FOLD) for s in sets if s.name != "datsoilspc"]
+    held_soils = np.concatenate([s.reflectance[m] for s, m in held])
+    held_soc = np.concatenate([s.soc[m] for s, m in held])
 
-    bundled, _ = resolve_model("soc")
-    architecture = bundled["architecture"]
-    name = f"mlp-{'-'.join(map(str, architecture['hidden']))}/{architecture['transform']}"
-    name += "+snv" if architecture["snv"] else ""
-    candidate = next(c for c in candidates(False) if c.name == name)
-    epochs = int(bundled["hyperparameters"]["epochs"])
-    training = {
-        "control": (soils, soc),
-        "mixed": (np.concatenate([soils, mixed]), np.tile(soc, args.copies + 1)),
-    }
+    bundled, bundled_weights = resolve_model("soc")
     with tempfile.TemporaryDirectory() as work, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        folder = args.out_dir or Path(work)
-        folder.mkdir(parents=True, exist_ok=True)
-        from safetensors.torch import save_file
+        if args.control is not None:
+            control_json = args.control
+        else:
+            architecture = bundled["architecture"]
+            name = f"mlp-{'-'.join(map(str, architecture['hidden']))}/{architecture['transform']}"
+            name += "+snv" if architecture["snv"] else ""
+            candidate = next(c for c in candidates(False) if c.name == name)
+            noisy = soils + np.random.default_rng(1000).normal(size=soils.shape) * enmap_noise_sigma()
+            module, epochs, _ = train_mlp(candidate, soils, soc, Settings(), 0, noisy)
+            from safetensors.torch import save_file
 
-        models = {}
-        for label, (reflectance, target) in training.items():
-            module, _, _ = train_mlp(candidate, reflectance, target, Settings(), 0, reflectance, epochs=epochs)
-            save_file({k: v.contiguous() for k, v in module.state_dict().items()}, folder / f"{label}.safetensors")
+            save_file({k: v.contiguous() for k, v in module.state_dict().items()}, Path(work) / "pure.safetensors")
             # the bundled model's description of inputs and bands; its accuracy figures describe another model
             metadata = {key: value for key, value in bundled.items() if key not in EVALUATION_KEYS}
             metadata |= {
-                "name": label,
-                "weights": f"{label}.safetensors",
-                "description": f"{label} model of recipes/mixture_training_check.py (a check, not evaluated)",
+                "name": "pure",
+                "weights": "pure.safetensors",
+                "description": "pure-soil model of recipes/mixture_training_check.py (a check, not evaluated)",
             }
-            (folder / f"{label}.json").write_text(json.dumps(metadata))
-            models[label] = str(folder / f"{label}.json")
-            print(f"trained {label} on {len(target)} spectra, {epochs} epochs")
+            metadata.pop("plant_mixtures", None)
+            control_json = Path(work) / "pure.json"
+            control_json.write_text(json.dumps(metadata))
+            print(f"trained `pure` ({name}) on {len(soc)} soils, {epochs} epochs (early stopping)")
+        control = json.loads(Path(control_json).read_text())
+        model_files = {"pure": str(control_json), "bundled": "soc"}
+        modules = {
+            "pure": load_model_file(control, Path(control_json).parent / control["weights"]).eval(),
+            "bundled": load_model_file(bundled, bundled_weights).eval(),
+        }
+        print(f"bundled: soc {bundled['version']}; pure: {control['description'][:80]}")
+
+        green, litter = simulation_plants()
+        print(f"\nHeld-out soils (n {len(held_soc)}) mixed with earthlib plants, EnMAP-like noise (SOC, g/kg):\n")
+        print("| plant | mixing | fraction | kept | pure: RMSE | bias | bundled: RMSE | bias |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("\n".join(spectra_table(modules, held_soils, held_soc, {"green": green, "litter": litter}, 0)))
 
         rows = []
         for seed in args.seeds:
             scene = simulate_scene(Path(work) / f"scene{seed}.tif", size=args.size, seed=seed)
             with rasterio.open(scene.truth_path) as src:
-                truth, soil, vegetation, litter = src.read(1), src.read(2), src.read(3), src.read(4)
-            for label, model in models.items():
+                truth, soil, vegetation, residue = src.read(1), src.read(2), src.read(3), src.read(4)
+            for label, model in model_files.items():
                 result = map_scene(scene.scene_path, Path(work) / f"{label}{seed}.tif", model=model, progress=False)
                 with rasterio.open(result.path) as src:
                     values, reason = src.read(1), src.read(2)
@@ -204,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
                     "all mapped": mapped,
                     "pure soil": mapped & (soil > 0.999),
                     "with green vegetation": mapped & (vegetation > 0),
-                    "with crop residue": mapped & (litter > 0),
+                    "with crop residue": mapped & (residue > 0),
                 }
                 for part, chosen in parts.items():
                     score = regression_metrics(truth[chosen], values[chosen])
@@ -224,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
                 soil_label = src.read(1) == POTSDAM_SOIL
             print("\nPotsdam EnMAP scene, soil-labelled pixels with a value (SOC, g/kg):\n")
             print("| model | n | 10th pct | median | 90th pct |\n| --- | --- | --- | --- | --- |")
-            for label, model in models.items():
+            for label, model in model_files.items():
                 result = map_scene(
                     potsdam / "enmap_potsdam_tiles_mosaic.tif",
                     Path(work) / f"potsdam_{label}.tif",

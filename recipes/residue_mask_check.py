@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """Measure whether a crop-residue index mask would remove the biased mixed pixels of ``eospec map``.
 
-It would not. The bundled SOC model over-predicts on soil pixels mixed with 1-20 % green
-vegetation or dry crop residue (``docs/models.md``), and NDVI does not see residue. This recipe
+It would not. A SOC model trained on pure laboratory soils (the bundled model's version 1;
+``--model``) over-predicts on soil pixels mixed with 1-20 % green vegetation or dry crop residue
+(``docs/models.md``), and NDVI does not see residue. This recipe
 measures, on simulated EnMAP scenes (``eospec.simulate``, whose per-pixel cover fractions are
 known), whether the two residue indices of the bare-soil literature separate such pixels from
 pure soil:
@@ -19,7 +20,8 @@ Rxxx is the reflectance at the scene band nearest to xxx nm. It prints (1) the i
 1,287 laboratory soils the model was trained and held out on, resampled to EnMAP; (2) per scene,
 the share of *mapped* pixels (those that pass eospec's masks) that a CAI threshold at the lab
 soils' 99th percentile, or NBR2 > 0.075, would remove, per pixel class; (3) the end-to-end
-accuracy of the map over all mapped pixels and over pure soil, with NBR2 masks of 0.125-0.05.
+accuracy of the map (``--model``, default the bundled ``soc``) over all mapped pixels and over
+pure soil, with NBR2 masks of 0.125-0.05. Only (3) depends on the model.
 
 Usage::
 
@@ -67,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--size", type=int, default=128, help="scene side in pixels")
+    parser.add_argument("--model", default="soc", help="the SOC model: a bundled name or a model .json (default soc)")
     args = parser.parse_args(argv)
 
     soils = np.concatenate([s.reflectance for s in load_lab_sets(0)])  # the model's soils, held-out ones too
@@ -82,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         warnings.simplefilter("ignore")
         for seed in args.seeds:
             scene = simulate_scene(Path(work) / f"scene{seed}.tif", size=args.size, seed=seed)
-            result = map_scene(scene.scene_path, Path(work) / f"soc{seed}.tif", progress=False)
+            result = map_scene(scene.scene_path, Path(work) / f"soc{seed}.tif", model=args.model, progress=False)
             with rasterio.open(scene.scene_path) as src:
                 wavelengths = np.array([float(src.tags(i)["wavelength"]) for i in src.indexes])
                 cube = np.moveaxis(src.read().astype(np.float32) * float(src.tags()["scale_factor"]), 0, -1)

@@ -29,6 +29,9 @@ def _accuracy(metadata: dict[str, Any]) -> str:
     )
     if "n" in cv:
         text += f" (n={cv['n']}, {cv.get('folds', '?')}-fold CV)"
+    mixtures = cv.get("mixtures")
+    if mixtures:
+        text += f"; soil-plant mixtures: RMSE {mixtures['rmse']:.2f} {unit} (n={mixtures['n']})"
     return text
 
 

@@ -11,8 +11,10 @@ run on load, and NumPy reads it without torch), or a ``.pt`` ``state_dict`` load
 ``architecture`` (``{"type": "spectral_regressor", "hidden": [...], "n_outputs": 1,
 "transform": ..., "snv": ...}``), ``preprocessing`` (text), ``valid_range`` ([min, max] in
 ``unit``: predictions outside are flagged), ``training_data`` (list of {name, n, licence,
-source}), ``licence``, ``cross_validation`` ({rmse, r2, rpiq, n, folds, scheme}), ``weights``
-(file name) and ``recipe`` (the command that rebuilds it).
+source}), ``licence``, ``cross_validation`` ({rmse, r2, rpiq, n, folds, scheme}; the SOC model
+adds ``mixtures``, the same metrics on its soil-plant mixtures), ``weights`` (file name) and
+``recipe`` (the command that rebuilds it). A model trained on soil-plant mixtures says how in
+``plant_mixtures``.
 
 Embedding encoders (``eospec embed``) carry ``task``: ``"embedding"`` (property models have no
 ``task`` or ``"property"``), ``kind``: ``"spectral"`` (per-pixel spectra, e.g. the ``vae_enmap``

@@ -17,6 +17,13 @@ def test_models_lists_soc():
     assert "soil organic carbon" in result.output
     assert "CC BY-SA 4.0" in result.output
     assert "RMSE" in result.output and "RPIQ" in result.output
+    # the accuracy line gives the metadata's CV figures, on the lab soils and on their plant mixtures
+    from eospec.models.registry import get_model_metadata
+
+    cv = get_model_metadata("soc")["cross_validation"]
+    line = next(line for line in result.output.splitlines() if "CV accuracy" in line)
+    assert f"RMSE {cv['rmse']:.2f} g/kg" in line and f"(n={cv['n']}, 9-fold CV)" in line
+    assert f"mixtures: RMSE {cv['mixtures']['rmse']:.2f} g/kg (n={cv['mixtures']['n']})" in line
 
 
 def test_models_json_parses():
