@@ -51,12 +51,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_soc_model import (  # noqa: E402
     HELD_OUT_FOLD,
     Settings,
-    candidates,
+    bundled_candidate,
     enmap_default_bands,
     enmap_noise_sigma,
     load_lab_sets,
     shared_data_dir,
     train_mlp,
+    training_pool,
 )
 
 from eospec.augment.physical import hapke_albedo, hapke_reflectance  # noqa: E402
@@ -167,9 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     torch.set_num_threads(2)
 
     sets = load_lab_sets(0)
-    training = [s.folds != HELD_OUT_FOLD for s in sets]
-    soils = np.concatenate([s.reflectance[m] for s, m in zip(sets, training, strict=True)])
-    soc = np.concatenate([s.soc[m] for s, m in zip(sets, training, strict=True)])
+    pool = training_pool(sets)
+    soils, soc = pool.reflectance, pool.soc
     held = [(s, s.folds == HELD_OUT_FOLD) for s in sets if s.name != "datsoilspc"]
     held_soils = np.concatenate([s.reflectance[m] for s, m in held])
     held_soc = np.concatenate([s.soc[m] for s, m in held])
@@ -180,10 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
         if args.control is not None:
             control_json = args.control
         else:
-            architecture = bundled["architecture"]
-            name = f"mlp-{'-'.join(map(str, architecture['hidden']))}/{architecture['transform']}"
-            name += "+snv" if architecture["snv"] else ""
-            candidate = next(c for c in candidates(False) if c.name == name)
+            candidate = bundled_candidate(bundled)
             noisy = soils + np.random.default_rng(1000).normal(size=soils.shape) * enmap_noise_sigma()
             module, epochs, _ = train_mlp(candidate, soils, soc, Settings(), 0, noisy)
             from safetensors.torch import save_file
@@ -199,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             metadata.pop("plant_mixtures", None)
             control_json = Path(work) / "pure.json"
             control_json.write_text(json.dumps(metadata))
-            print(f"trained `pure` ({name}) on {len(soc)} soils, {epochs} epochs (early stopping)")
+            print(f"trained `pure` ({candidate.name}) on {len(soc)} soils, {epochs} epochs (early stopping)")
         control = json.loads(Path(control_json).read_text())
         model_files = {"pure": str(control_json), "bundled": "soc"}
         modules = {

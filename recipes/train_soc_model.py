@@ -804,6 +804,44 @@ class Pool:
         return self.plant_fraction == 0.0
 
 
+def training_pool(sets: Sequence[LabSet], exclude: dict[str, npt.NDArray[np.bool_]] | None = None) -> Pool:
+    """The pure training soils of ``sets``: every fold but :data:`HELD_OUT_FOLD`, concatenated.
+
+    Args:
+        sets: the lab sets (:func:`load_lab_sets`).
+        exclude: optional dataset name -> bool array over that set's rows to leave out as well.
+
+    Returns:
+        A pool of pure soils (``group`` = row, ``plant_fraction`` 0).
+    """
+    kept = [(s, (s.folds != HELD_OUT_FOLD) & ~(exclude or {}).get(s.name, np.zeros(s.soc.size, bool))) for s in sets]
+    n = sum(int(m.sum()) for _, m in kept)
+    return Pool(
+        np.concatenate([s.reflectance[m] for s, m in kept]),
+        np.concatenate([s.soc[m] for s, m in kept]),
+        np.concatenate([s.folds[m] for s, m in kept]),
+        np.concatenate([np.full(int(m.sum()), s.name) for s, m in kept]),
+        np.arange(n),
+        np.zeros(n),
+    )
+
+
+def bundled_candidate(metadata: dict[str, Any]) -> Candidate:
+    """The MLP :class:`Candidate` a model's metadata describes (its ``architecture``).
+
+    Raises:
+        ValueError: If the architecture is not one of the recipe's MLP candidates (a linear layer
+            does not say whether it came from PLSR or ridge).
+    """
+    architecture = metadata["architecture"]
+    name = "-".join(["mlp", *map(str, architecture["hidden"])]) + f"/{architecture['transform']}"
+    name += "+snv" if architecture["snv"] else ""
+    for candidate in candidates(False):
+        if candidate.kind == "mlp" and candidate.name == name:
+            return candidate
+    raise ValueError(f"{name} is not an MLP candidate of train_soc_model.py: retrain it with its own recipe")
+
+
 def mix_with_plants(pool: Pool, plants: Plants, copies: int, max_fraction: float, seed: int) -> Pool:
     """Add ``copies`` linear soil-plant mixtures of every pure soil of ``pool``.
 
@@ -1015,15 +1053,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             int(np.sum(s.folds == HELD_OUT_FOLD)),
         )
 
-    train_sets = [(s, s.folds != HELD_OUT_FOLD) for s in sets]
-    soils = Pool(
-        np.concatenate([s.reflectance[m] for s, m in train_sets]),
-        np.concatenate([s.soc[m] for s, m in train_sets]),
-        np.concatenate([s.folds[m] for s, m in train_sets]),
-        np.concatenate([np.full(int(m.sum()), s.name) for s, m in train_sets]),
-        np.arange(sum(int(m.sum()) for _, m in train_sets)),
-        np.zeros(sum(int(m.sum()) for _, m in train_sets)),
-    )
+    soils = training_pool(sets)
     pool = soils
     if plants is not None:
         pool = mix_with_plants(soils, plants, args.plant_copies, args.max_plant_fraction, args.seed + 3000)

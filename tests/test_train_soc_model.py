@@ -133,3 +133,31 @@ def test_quick_run_writes_a_loadable_mixture_trained_model(recipe, shared_data, 
     module = load_model_file(metadata, tmp_path / "soc.safetensors")
     assert max(metadata["conversion_check"]["max_abs_difference_g_per_kg"].values()) < 1e-3
     assert module.transform == best["transform"]
+
+
+def test_training_pool_leaves_out_the_held_out_fold_and_excluded_rows(recipe):
+    def lab(name: str, n: int) -> object:
+        reflectance = np.arange(n * 2, dtype=float).reshape(n, 2)
+        folds = np.arange(n) % 10 + 1
+        return recipe.LabSet(name, reflectance, np.arange(n) + 0.5, folds, np.arange(n), (350.0, 2500.0))
+
+    sets = [lab("a", 20), lab("b", 12)]
+    exclude = np.zeros(12, dtype=bool)
+    exclude[[0, 5]] = True
+    pool = recipe.training_pool(sets, {"b": exclude})
+    expected_b = (sets[1].folds != 10) & ~exclude
+    assert pool.soc.tolist() == [*sets[0].soc[sets[0].folds != 10], *sets[1].soc[expected_b]]
+    assert (pool.folds != 10).all() and pool.pure.all() and pool.group.tolist() == list(range(pool.soc.size))
+    assert pool.dataset.tolist() == ["a"] * 18 + ["b"] * int(expected_b.sum())
+
+
+def test_bundled_candidate_is_the_metadata_architecture(recipe):
+    from eospec.models.registry import get_model_metadata
+
+    metadata = get_model_metadata("soc")
+    candidate = recipe.bundled_candidate(metadata)
+    architecture = metadata["architecture"]
+    assert candidate.kind == "mlp" and list(candidate.hidden) == architecture["hidden"]
+    assert (candidate.transform, candidate.snv) == (architecture["transform"], architecture["snv"])
+    with pytest.raises(ValueError, match="not an MLP candidate"):
+        recipe.bundled_candidate({"architecture": {"hidden": [], "transform": "absorbance", "snv": False}})

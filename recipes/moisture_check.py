@@ -1,0 +1,169 @@
+#!/usr/bin/env python
+"""Measure how soil moisture moves the bundled SOC model's predictions.
+
+The bundled SOC model learnt from air-dried, sieved laboratory soils; a field surface after rain
+is darker and absorbs more near the water bands. This recipe measures the effect on real spectra:
+``datEPO`` (Minasny et al. 2011, Geoderma 167, 118-124; AlexandreWadoux/soilspec, MIT), 100 soils
+of the Geeves survey scanned three times: air-dry (``spectra0``), wet (``spectra1``) and wet then
+air-dried for a day (``spectra2``), as absorbance log10(1/R) at 350-2500 nm every 1 nm, with total
+carbon (g/100 g, all organic). The spectra are converted to reflectance 0-1 and resampled to the
+202 EnMAP default bands with Gaussian SRFs, as the training recipe does.
+
+The 100 soils are also in datsoilspc, on which the bundled model trained: every datEPO total-carbon
+value occurs there, and each datEPO soil is matched to the datsoilspc soil with that value whose
+spectrum correlates best with its air-dry scan. So besides ``bundled`` the recipe trains
+``unseen``: the bundled model's candidate, plant mixtures and epochs (``train_soc_model``'s own
+functions, seed 0) on its training soils without the matched ones; all three scans are out of
+sample for it.
+
+It prints, per model and scan, RMSE, bias and R2 against the measured carbon, the paired change
+from the air-dry prediction (median and 10th-90th percentile), and the share of spectra that
+``eospec map``'s masks keep.
+
+Usage::
+
+    python recipes/moisture_check.py   # about 1 minute on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_soc_model import (  # noqa: E402
+    MAX_PLANT_FRACTION,
+    PLANT_COPIES,
+    USGS_AV95,
+    LabSet,
+    Settings,
+    bundled_candidate,
+    enmap_default_bands,
+    load_lab_sets,
+    load_plants,
+    mix_with_plants,
+    shared_data_dir,
+    to_enmap,
+    train_mlp,
+    training_pool,
+)
+
+from eospec.masks import classify, index_bands  # noqa: E402
+from eospec.metrics import regression_metrics  # noqa: E402
+from eospec.models.registry import load_model_file, resolve_model  # noqa: E402
+
+FloatArray = npt.NDArray[np.float64]
+
+#: datEPO's three scans of every soil: file suffix -> label.
+SCANS = {"0": "air-dry", "1": "wet", "2": "re-dried (1 day)"}
+
+
+def load_datepo(folder: Path) -> tuple[dict[str, FloatArray], FloatArray]:
+    """The datEPO scans as reflectance at the EnMAP default bands, and their carbon.
+
+    Args:
+        folder: the folder of ``datEPO_spectra{0,1,2}.csv`` and ``datEPO_soilC.csv``.
+
+    Returns:
+        ``(scans, soc)``: label (:data:`SCANS`) -> float64 array of shape (100, 202), reflectance
+        0-1 (R = 10^-A); and SOC in g/kg, shape (100,).
+
+    Raises:
+        FileNotFoundError: If a file is missing.
+    """
+    carbon = folder / "datEPO_soilC.csv"
+    if not carbon.is_file():
+        raise FileNotFoundError(f"{carbon} not found: set EOSPEC_SHARED_DATA to the shared data folder")
+    soc = pd.read_csv(carbon)["TotalC"].to_numpy(dtype=np.float64) * 10.0  # g/100 g -> g/kg
+    scans = {}
+    for suffix, label in SCANS.items():
+        table = pd.read_csv(folder / f"datEPO_spectra{suffix}.csv")
+        wavelengths = table.columns.astype(float).to_numpy()
+        scans[label] = to_enmap(wavelengths, 10.0 ** (-table.to_numpy(dtype=np.float64)))
+    return scans, soc
+
+
+def match_soils(dry: FloatArray, soc: FloatArray, datsoilspc: LabSet) -> npt.NDArray[np.int64]:
+    """Row in ``datsoilspc`` of each datEPO soil: same carbon, best-correlated spectrum.
+
+    Args:
+        dry: shape (N, 202), the air-dry datEPO reflectance.
+        soc: shape (N,), their SOC in g/kg.
+        datsoilspc: the datsoilspc lab set.
+
+    Returns:
+        int array of shape (N,).
+
+    Raises:
+        ValueError: If a carbon value does not occur in datsoilspc.
+    """
+    rows = np.empty(len(soc), dtype=np.int64)
+    for i, (spectrum, value) in enumerate(zip(dry, soc, strict=True)):
+        same = np.flatnonzero(np.isclose(datsoilspc.soc, value, rtol=0.0, atol=1e-6))
+        if same.size == 0:
+            raise ValueError(f"datEPO soil {i} ({value:g} g/kg) has no datsoilspc soil with that carbon")
+        correlation = [np.corrcoef(spectrum, datsoilspc.reflectance[j])[0, 1] for j in same]
+        rows[i] = same[int(np.argmax(correlation))]
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
+    parser = argparse.ArgumentParser(description="Measure how soil moisture moves the SOC model's predictions.")
+    parser.parse_args(argv)
+    torch.set_num_threads(2)
+    data = shared_data_dir()
+    scans, soc = load_datepo(data / "soil" / "wadoux_soilspec")
+    sets = load_lab_sets(0)
+    datsoilspc = next(s for s in sets if s.name == "datsoilspc")
+    matched = match_soils(scans["air-dry"], soc, datsoilspc)
+    print(f"datEPO: {len(soc)} soils, SOC {soc.min():.1f}-{soc.max():.1f} g/kg; {len(set(matched))} datsoilspc matches")
+
+    bundled, weights = resolve_model("soc")
+    exclude = np.zeros(datsoilspc.soc.size, dtype=bool)
+    exclude[matched] = True
+    soils = training_pool(sets, {"datsoilspc": exclude})
+    pool = soils
+    if bundled.get("plant_mixtures"):
+        plants = load_plants(data / USGS_AV95, 2000)
+        pool = mix_with_plants(soils, plants, PLANT_COPIES, MAX_PLANT_FRACTION, 3000)
+    epochs = int(bundled["hyperparameters"]["epochs"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unseen, _, _ = train_mlp(
+            bundled_candidate(bundled), pool.reflectance, pool.soc, Settings(), 0, pool.reflectance, epochs, pool.group
+        )
+    print(f"trained `unseen` on {int(soils.soc.size)} soils without those ({pool.soc.size} spectra), {epochs} epochs")
+    models = {"bundled": load_model_file(bundled, weights).eval(), "unseen": unseen.eval()}
+
+    bands = index_bands(enmap_default_bands()[0])
+    print("\nSOC (g/kg) of the datEPO soils by scan:\n")
+    print("| model | scan | kept by the masks | RMSE | bias | R2 | change from air-dry: median | 10th-90th pct |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, module in models.items():
+        predicted = {}
+        for scan, reflectance in scans.items():
+            with torch.no_grad():
+                predicted[scan] = module(torch.from_numpy(reflectance).float())[:, 0].double().numpy()
+        for scan, reflectance in scans.items():
+            green, red, nir, swir1 = (reflectance[:, bands[b]] for b in ("green", "red", "nir", "swir1"))
+            kept = classify(green, red, nir, swir1) == 0
+            score = regression_metrics(soc, predicted[scan])
+            change = predicted[scan] - predicted["air-dry"]
+            low, median, high = np.percentile(change, [10, 50, 90])
+            print(
+                f"| {label} | {scan} | {kept.mean():.0%} | {score['rmse']:.2f} | {score['bias']:+.2f} | "
+                f"{score['r2']:.2f} | {median:+.1f} | {low:+.1f} to {high:+.1f} |"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
