@@ -18,11 +18,13 @@ sample for it.
 
 It prints, per model and scan, RMSE, bias and R2 against the measured carbon, the paired change
 from the air-dry prediction (median and 10th-90th percentile), and the share of spectra that
-``eospec map``'s masks keep.
+``eospec map``'s masks keep. Then it measures whether external parameter orthogonalisation (EPO,
+:func:`epo_study`) removes the moisture effect, out of fold over the datEPO soils.
 
 Usage::
 
-    python recipes/moisture_check.py   # about 1 minute on 2 cores
+    python recipes/moisture_check.py                                  # about 1 minute on 2 cores
+    python recipes/moisture_check.py --epo-components 1 --folds 2     # CI size (15 s)
 """
 
 from __future__ import annotations
@@ -115,9 +117,90 @@ def match_soils(dry: FloatArray, soc: FloatArray, datsoilspc: LabSet) -> npt.NDA
     return rows
 
 
+def absorbance(reflectance: FloatArray) -> FloatArray:
+    """log10(1/R), R clipped at 1e-4 as the models do; any shape."""
+    return -np.log10(np.clip(reflectance, 1e-4, None))
+
+
+def epo_study(
+    scans: dict[str, FloatArray],
+    soc: FloatArray,
+    matched: npt.NDArray[np.int64],
+    sets: Sequence[LabSet],
+    bundled: dict,
+    components: Sequence[int],
+    n_folds: int,
+) -> list[str]:
+    """Out-of-fold accuracy on the datEPO scans with and without EPO, as Markdown rows.
+
+    External parameter orthogonalisation (EPO; Roger et al. 2003, Chemometr. Intell. Lab. Syst.
+    66, 191-204; for soil moisture Minasny et al. 2011) removes from every spectrum its projection
+    on the g leading directions of within-soil variation between moisture levels: x -> x - (x -
+    m) V V^T, with V from the SVD of each calibration soil's three absorbance scans minus their
+    mean (chemotools' ``ExternalParameterOrthogonalization``) and m the training mean.
+
+    The 100 soils are split into ``n_folds`` folds (seed 0). For fold k, EPO is fitted on the scans
+    of the other folds' soils; the bundled candidate (with its plant mixtures and epochs) trains on
+    the projected training soils without fold k's matched soils and predicts fold k's projected
+    scans. ``none`` is the same without EPO. Projection is in absorbance; the projected absorbance
+    is turned back into pseudo-reflectance 10^-A for the model's own input transform.
+    """
+    from chemotools.projection import ExternalParameterOrthogonalization
+
+    data = shared_data_dir()
+    candidate = bundled_candidate(bundled)
+    epochs = int(bundled["hyperparameters"]["epochs"])
+    plants = load_plants(data / USGS_AV95, 2000) if bundled.get("plant_mixtures") else None
+    datsoilspc = next(s for s in sets if s.name == "datsoilspc")
+    fold = np.empty(len(soc), dtype=np.int64)
+    fold[np.random.default_rng(0).permutation(len(soc))] = np.arange(len(soc)) % n_folds
+    variants = ["none", *(f"EPO g={g}" for g in components)]
+    predicted = {v: {scan: np.empty(len(soc)) for scan in scans} for v in variants}
+    stacked = absorbance(np.concatenate(list(scans.values())))
+    soil_of_scan = np.tile(np.arange(len(soc)), len(scans))
+    for k in range(n_folds):
+        test = fold == k
+        exclude = np.zeros(datsoilspc.soc.size, dtype=bool)
+        exclude[matched[test]] = True
+        pool = training_pool(sets, {"datsoilspc": exclude})
+        if plants is not None:
+            pool = mix_with_plants(pool, plants, PLANT_COPIES, MAX_PLANT_FRACTION, 3000)
+        calibration = ~test[soil_of_scan]
+        for variant in variants:
+            if variant == "none":
+                train_r, test_r = pool.reflectance, {scan: r[test] for scan, r in scans.items()}
+            else:
+                epo = ExternalParameterOrthogonalization(n_components=int(variant.split("=")[1]))
+                epo.fit(
+                    absorbance(pool.reflectance),
+                    X_external=stacked[calibration],
+                    sample_ids=soil_of_scan[calibration],
+                )
+                train_r = 10.0 ** (-epo.transform(absorbance(pool.reflectance)))
+                test_r = {scan: 10.0 ** (-epo.transform(absorbance(r[test]))) for scan, r in scans.items()}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module, _, _ = train_mlp(candidate, train_r, pool.soc, Settings(), 0, train_r, epochs, pool.group)
+            for scan, r in test_r.items():
+                with torch.no_grad():
+                    predicted[variant][scan][test] = module(torch.from_numpy(r).float())[:, 0].double().numpy()
+    rows = []
+    for variant in variants:
+        for scan in scans:
+            score = regression_metrics(soc, predicted[variant][scan])
+            rows.append(f"| {variant} | {scan} | {score['rmse']:.2f} | {score['bias']:+.2f} | {score['r2']:.2f} |")
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser = argparse.ArgumentParser(description="Measure how soil moisture moves the SOC model's predictions.")
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--epo-components", type=int, nargs="*", default=[1, 2, 4, 8], help="EPO components g to test (none: skip)"
+    )
+    parser.add_argument("--folds", type=int, default=5, help="folds over the datEPO soils for the EPO study")
+    args = parser.parse_args(argv)
+    if args.folds < 2:
+        parser.error(f"--folds {args.folds}: pass 2 or more")
     torch.set_num_threads(2)
     data = shared_data_dir()
     scans, soc = load_datepo(data / "soil" / "wadoux_soilspec")
@@ -162,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
                 f"| {label} | {scan} | {kept.mean():.0%} | {score['rmse']:.2f} | {score['bias']:+.2f} | "
                 f"{score['r2']:.2f} | {median:+.1f} | {low:+.1f} to {high:+.1f} |"
             )
+    if args.epo_components:
+        rows = epo_study(scans, soc, matched, sets, bundled, args.epo_components, args.folds)
+        print(f"\nOut of fold ({args.folds} folds over the datEPO soils), with and without EPO:\n")
+        print("| EPO | scan | RMSE | bias | R2 |\n| --- | --- | --- | --- | --- |")
+        print("\n".join(rows))
     return 0
 
 

@@ -41,7 +41,7 @@ def test_datepo_scans(recipe, shared_data):
 
 @pytest.mark.shared_data
 def test_table(recipe, shared_data, capsys):
-    assert recipe.main([]) == 0
+    assert recipe.main(["--epo-components", "1", "--folds", "2"]) == 0
     out = capsys.readouterr().out
     assert "100 datsoilspc matches" in out and "trained `unseen` on 1098 soils" in out
     rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith(("| bundled |", "| unseen |"))]
@@ -54,3 +54,15 @@ def test_table(recipe, shared_data, capsys):
     # out of sample, the air-dry scans are predicted worse than in sample (the bundled model trained on them)
     air_dry = {row[0].strip(): float(row[3]) for row in rows if row[1].strip() == "air-dry"}
     assert air_dry["unseen"] > air_dry["bundled"]
+    # EPO (one component, fitted on the other fold's wet/dry scans) makes the wet scans predictable
+    epo = {
+        (row[0].strip(), row[1].strip()): float(row[4])
+        for row in (line.split("|")[1:-1] for line in out.splitlines() if line.startswith(("| none |", "| EPO g=1 |")))
+    }
+    assert len(epo) == 6 and epo[("EPO g=1", "wet")] > 0.5 > epo[("none", "wet")]
+
+
+def test_too_few_folds_exit_2(recipe, capsys):
+    with pytest.raises(SystemExit) as stop:
+        recipe.main(["--folds", "1"])
+    assert stop.value.code == 2 and "--folds 1: pass 2 or more" in capsys.readouterr().err
