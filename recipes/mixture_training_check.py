@@ -55,9 +55,11 @@ from train_soc_model import (  # noqa: E402
     enmap_default_bands,
     enmap_noise_sigma,
     load_lab_sets,
+    module_predict,
     shared_data_dir,
     train_mlp,
     training_pool,
+    with_enmap_noise,
 )
 
 from eospec.augment.physical import hapke_albedo, hapke_reflectance  # noqa: E402
@@ -151,8 +153,7 @@ def spectra_table(
                     if not kept.any():
                         cells.append(" n/a | n/a |")
                         continue
-                    with torch.no_grad():
-                        predicted = module(torch.from_numpy(mixed[kept]).float())[:, 0].double().numpy()
+                    predicted = module_predict(module, mixed[kept])
                     score = regression_metrics(target[kept], predicted)
                     cells.append(f" {score['rmse']:.2f} | {score['bias']:+.2f} |")
                 rows.append("".join(cells))
@@ -181,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             control_json = args.control
         else:
             candidate = bundled_candidate(bundled)
-            noisy = soils + np.random.default_rng(1000).normal(size=soils.shape) * enmap_noise_sigma()
+            noisy = with_enmap_noise(soils, 0)
             module, epochs, _ = train_mlp(candidate, soils, soc, Settings(), 0, noisy)
             from safetensors.torch import save_file
 

@@ -42,16 +42,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_soc_model import (  # noqa: E402
-    MAX_PLANT_FRACTION,
-    PLANT_COPIES,
+    PLANT_FOLD_SEED,
     USGS_AV95,
     LabSet,
+    Plants,
+    Pool,
     Settings,
     bundled_candidate,
+    bundled_pool,
     enmap_default_bands,
+    features,
     load_lab_sets,
     load_plants,
-    mix_with_plants,
+    module_predict,
     shared_data_dir,
     to_enmap,
     train_mlp,
@@ -118,8 +121,18 @@ def match_soils(dry: FloatArray, soc: FloatArray, datsoilspc: LabSet) -> npt.NDA
 
 
 def absorbance(reflectance: FloatArray) -> FloatArray:
-    """log10(1/R), R clipped at 1e-4 as the models do; any shape."""
-    return -np.log10(np.clip(reflectance, 1e-4, None))
+    """log10(1/R), R clipped at 1e-4, as the models compute it (``train_soc_model.features``)."""
+    return features(reflectance, "absorbance", False)
+
+
+def retraining_pool(
+    sets: Sequence[LabSet], excluded: npt.NDArray[np.int64], bundled: dict, plants: Plants | None
+) -> Pool:
+    """The bundled model's training spectra (soils and its plant mixtures) without datsoilspc rows ``excluded``."""
+    datsoilspc = next(s for s in sets if s.name == "datsoilspc")
+    exclude = np.zeros(datsoilspc.soc.size, dtype=bool)
+    exclude[excluded] = True
+    return bundled_pool(training_pool(sets, {"datsoilspc": exclude}), plants, bundled)
 
 
 def epo_study(
@@ -128,6 +141,7 @@ def epo_study(
     matched: npt.NDArray[np.int64],
     sets: Sequence[LabSet],
     bundled: dict,
+    plants: Plants | None,
     components: Sequence[int],
     n_folds: int,
 ) -> list[str]:
@@ -147,11 +161,8 @@ def epo_study(
     """
     from chemotools.projection import ExternalParameterOrthogonalization
 
-    data = shared_data_dir()
     candidate = bundled_candidate(bundled)
     epochs = int(bundled["hyperparameters"]["epochs"])
-    plants = load_plants(data / USGS_AV95, 2000) if bundled.get("plant_mixtures") else None
-    datsoilspc = next(s for s in sets if s.name == "datsoilspc")
     fold = np.empty(len(soc), dtype=np.int64)
     fold[np.random.default_rng(0).permutation(len(soc))] = np.arange(len(soc)) % n_folds
     variants = ["none", *(f"EPO g={g}" for g in components)]
@@ -160,11 +171,7 @@ def epo_study(
     soil_of_scan = np.tile(np.arange(len(soc)), len(scans))
     for k in range(n_folds):
         test = fold == k
-        exclude = np.zeros(datsoilspc.soc.size, dtype=bool)
-        exclude[matched[test]] = True
-        pool = training_pool(sets, {"datsoilspc": exclude})
-        if plants is not None:
-            pool = mix_with_plants(pool, plants, PLANT_COPIES, MAX_PLANT_FRACTION, 3000)
+        pool = retraining_pool(sets, matched[test], bundled, plants)
         calibration = ~test[soil_of_scan]
         for variant in variants:
             if variant == "none":
@@ -182,8 +189,7 @@ def epo_study(
                 warnings.simplefilter("ignore")
                 module, _, _ = train_mlp(candidate, train_r, pool.soc, Settings(), 0, train_r, epochs, pool.group)
             for scan, r in test_r.items():
-                with torch.no_grad():
-                    predicted[variant][scan][test] = module(torch.from_numpy(r).float())[:, 0].double().numpy()
+                predicted[variant][scan][test] = module_predict(module, r)
     rows = []
     for variant in variants:
         for scan in scans:
@@ -210,20 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     print(f"datEPO: {len(soc)} soils, SOC {soc.min():.1f}-{soc.max():.1f} g/kg; {len(set(matched))} datsoilspc matches")
 
     bundled, weights = resolve_model("soc")
-    exclude = np.zeros(datsoilspc.soc.size, dtype=bool)
-    exclude[matched] = True
-    soils = training_pool(sets, {"datsoilspc": exclude})
-    pool = soils
-    if bundled.get("plant_mixtures"):
-        plants = load_plants(data / USGS_AV95, 2000)
-        pool = mix_with_plants(soils, plants, PLANT_COPIES, MAX_PLANT_FRACTION, 3000)
+    plants = load_plants(data / USGS_AV95, PLANT_FOLD_SEED) if bundled.get("plant_mixtures") else None
+    pool = retraining_pool(sets, matched, bundled, plants)
     epochs = int(bundled["hyperparameters"]["epochs"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         unseen, _, _ = train_mlp(
             bundled_candidate(bundled), pool.reflectance, pool.soc, Settings(), 0, pool.reflectance, epochs, pool.group
         )
-    print(f"trained `unseen` on {int(soils.soc.size)} soils without those ({pool.soc.size} spectra), {epochs} epochs")
+    print(f"trained `unseen` on {int(pool.pure.sum())} soils without those ({pool.soc.size} spectra), {epochs} epochs")
     models = {"bundled": load_model_file(bundled, weights).eval(), "unseen": unseen.eval()}
 
     bands = index_bands(enmap_default_bands()[0])
@@ -233,8 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     for label, module in models.items():
         predicted = {}
         for scan, reflectance in scans.items():
-            with torch.no_grad():
-                predicted[scan] = module(torch.from_numpy(reflectance).float())[:, 0].double().numpy()
+            predicted[scan] = module_predict(module, reflectance)
         for scan, reflectance in scans.items():
             green, red, nir, swir1 = (reflectance[:, bands[b]] for b in ("green", "red", "nir", "swir1"))
             kept = classify(green, red, nir, swir1) == 0
@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
                 f"{score['r2']:.2f} | {median:+.1f} | {low:+.1f} to {high:+.1f} |"
             )
     if args.epo_components:
-        rows = epo_study(scans, soc, matched, sets, bundled, args.epo_components, args.folds)
+        rows = epo_study(scans, soc, matched, sets, bundled, plants, args.epo_components, args.folds)
         print(f"\nOut of fold ({args.folds} folds over the datEPO soils), with and without EPO:\n")
         print("| EPO | scan | RMSE | bias | R2 |\n| --- | --- | --- | --- | --- |")
         print("\n".join(rows))

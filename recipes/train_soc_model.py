@@ -332,6 +332,16 @@ def load_lab_sets(seed: int) -> list[LabSet]:
     return sets
 
 
+#: Offsets from ``--seed`` of the seeds of the tuning noise, the plants' folds and the mixtures.
+NOISE_SEED, PLANT_FOLD_SEED, MIXTURE_SEED = 1000, 2000, 3000
+
+
+def with_enmap_noise(reflectance: FloatArray, seed: int) -> FloatArray:
+    """``reflectance`` plus one fixed draw of EnMAP-like noise (generator seed ``seed + NOISE_SEED``), same shape."""
+    noise = np.random.default_rng(seed + NOISE_SEED).normal(size=reflectance.shape)
+    return reflectance + noise * enmap_noise_sigma()
+
+
 def enmap_noise_sigma() -> FloatArray:
     """Standard deviation (reflectance 0-1) of the EnMAP-like noise per default band, shape (202,)."""
     vnir = np.asarray(ENMAP_DEFAULT_BANDS) <= 91
@@ -405,9 +415,9 @@ def load_plants(header: Path, seed: int) -> Plants:
     folds = np.empty(green.size, dtype=np.int64)
     for kind in (True, False):
         members = np.flatnonzero(green == kind)
-        folds[members[rng.permutation(members.size)]] = np.arange(members.size) % N_FOLDS + 1
         if members.size < N_FOLDS:
             raise ValueError(f"{members.size} {'green' if kind else 'dry'} plants: fewer than the {N_FOLDS} folds")
+        folds[members[rng.permutation(members.size)]] = np.arange(members.size) % N_FOLDS + 1
     return Plants(reflectance[keep], green, [n for n, k in zip(names, keep, strict=True) if k], folds)
 
 
@@ -738,7 +748,7 @@ def train_mlp(
     trained = copy.deepcopy(module).eval()
 
     def predict(r: FloatArray) -> FloatArray:
-        return _module_predict(trained, r) * y_scale + y_mean
+        return module_predict(trained, r) * y_scale + y_mean
 
     last = module.layers[-1]
     assert isinstance(last, torch.nn.Linear)
@@ -748,7 +758,8 @@ def train_mlp(
     return module.eval(), best_epoch, predict
 
 
-def _module_predict(module: SpectralRegressor, reflectance: FloatArray) -> FloatArray:
+def module_predict(module: torch.nn.Module, reflectance: FloatArray) -> FloatArray:
+    """SOC (g/kg) of a model's first output for reflectance of shape (N, B), float32 arithmetic; shape (N,)."""
     with torch.no_grad():
         return module(torch.from_numpy(reflectance).float())[:, 0].double().numpy()
 
@@ -824,6 +835,27 @@ def training_pool(sets: Sequence[LabSet], exclude: dict[str, npt.NDArray[np.bool
         np.arange(n),
         np.zeros(n),
     )
+
+
+def bundled_pool(soils: Pool, plants: Plants | None, metadata: dict[str, Any], seed: int = 0) -> Pool:
+    """``soils`` with the plant mixtures that ``metadata``'s model was trained with (its ``plant_mixtures``).
+
+    Args:
+        soils: a pool of pure soils (:func:`training_pool`).
+        plants: the plants (:func:`load_plants` with seed ``seed + PLANT_FOLD_SEED``); unused, and
+            may be None, when the model has no ``plant_mixtures``.
+        metadata: the model's metadata.
+        seed: the recipe's ``--seed``.
+
+    Returns:
+        ``soils`` itself, or ``soils`` followed by the mixtures.
+    """
+    mixing = metadata.get("plant_mixtures")
+    if not mixing:
+        return soils
+    if plants is None:
+        raise ValueError("the model was trained on plant mixtures: pass the plants (load_plants)")
+    return mix_with_plants(soils, plants, mixing["copies"], mixing["max_fraction"], seed + MIXTURE_SEED)
 
 
 def bundled_candidate(metadata: dict[str, Any]) -> Candidate:
@@ -1026,7 +1058,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     plants = None
     if args.plant_copies:
         try:
-            plants = load_plants(shared_data_dir() / USGS_AV95, args.seed + 2000)
+            plants = load_plants(shared_data_dir() / USGS_AV95, args.seed + PLANT_FOLD_SEED)
         except FileNotFoundError as error:
             parser.error(str(error))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -1056,7 +1088,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     soils = training_pool(sets)
     pool = soils
     if plants is not None:
-        pool = mix_with_plants(soils, plants, args.plant_copies, args.max_plant_fraction, args.seed + 3000)
+        pool = mix_with_plants(soils, plants, args.plant_copies, args.max_plant_fraction, args.seed + MIXTURE_SEED)
         log.info(
             "%d soil-plant mixtures (%d green and %d dry USGS plants, fraction up to %g)",
             int((~pool.pure).sum()),
@@ -1064,8 +1096,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             int((~plants.green).sum()),
             args.max_plant_fraction,
         )
-    noise_rng = np.random.default_rng(args.seed + 1000)
-    noisy = pool.reflectance + noise_rng.normal(size=pool.reflectance.shape) * enmap_noise_sigma()
+    noisy = with_enmap_noise(pool.reflectance, args.seed)
 
     table = []
     for candidate in candidates(args.quick):
@@ -1103,7 +1134,7 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     held = [(s, s.folds == HELD_OUT_FOLD) for s in sets if s.name != "datsoilspc"]
     held_r = np.concatenate([s.reflectance[m] for s, m in held])
     held_y = np.concatenate([s.soc[m] for s, m in held])
-    held_pred = _module_predict(fitted.module, held_r)
+    held_pred = module_predict(fitted.module, held_r)
     held_test = {"pooled": metrics(held_y, held_pred)}
     start = 0
     for s, m in held:

@@ -166,17 +166,23 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CONTRASTIVE_RECIPES = RECIPES / "contrastive"
 
 
-def import_recipe(name: str) -> Any:
-    """Import the script ``recipes/NAME.py`` as the module ``NAME`` (registered in ``sys.modules``)."""
+def _exec_script(name: str, path: Path, register: bool) -> Any:
+    """Execute the script ``path`` as a module named ``name``, registered in ``sys.modules`` if ``register``."""
     import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location(name, RECIPES / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    if register:
+        sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def import_recipe(name: str) -> Any:
+    """Import the script ``recipes/NAME.py`` as the module ``NAME`` (registered in ``sys.modules``)."""
+    return _exec_script(name, RECIPES / f"{name}.py", register=True)
 
 
 def import_contrastive_recipe(monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
@@ -185,16 +191,11 @@ def import_contrastive_recipe(monkeypatch: pytest.MonkeyPatch, name: str) -> Any
     The caller should drop ``run_study`` from ``sys.modules`` when done (the scripts import it by name);
     the :func:`contrastive_recipe` fixture does.
     """
-    import importlib.util
     import sys
 
     monkeypatch.syspath_prepend(str(CONTRASTIVE_RECIPES))
     monkeypatch.delitem(sys.modules, "run_study", raising=False)
-    spec = importlib.util.spec_from_file_location(name, CONTRASTIVE_RECIPES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _exec_script(name, CONTRASTIVE_RECIPES / f"{name}.py", register=False)
 
 
 @pytest.fixture
