@@ -39,12 +39,17 @@ def run_cli(*args: str) -> tuple[int, str]:
 
 
 def write_linear_model(
-    folder: Path, seed: int = 0, valid_range: tuple[float, float] = (-1e6, 1e6)
+    folder: Path,
+    seed: int = 0,
+    valid_range: tuple[float, float] = (-1e6, 1e6),
+    epo: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Path, np.ndarray, float]:
     """A linear :class:`SpectralRegressor` on the 202 EnMAP default bands, saved as a model .json.
 
     Returns the .json path, the per-band coefficients (on reflectance 0-1) and the intercept, so
-    that tests can compute the expected map independently with numpy.
+    that tests can compute the expected map independently with numpy. With ``epo`` (mean (202,),
+    orthonormal basis (202, g)) the model holds that EPO step in front: the coefficients then act
+    on the projected reflectance.
     """
     import json
 
@@ -59,7 +64,9 @@ def write_linear_model(
     intercept = 7.5
     mean = generator.uniform(0.1, 0.3, wavelengths.size)
     scale = generator.uniform(0.05, 0.2, wavelengths.size)
-    module = SpectralRegressor(wavelengths.size, (), 1)
+    module = SpectralRegressor(wavelengths.size, (), 1, epo_components=0 if epo is None else epo[1].shape[1])
+    if epo is not None:
+        module.set_epo(*epo)
     with torch.no_grad():
         module.input_mean.copy_(torch.from_numpy(mean))
         module.input_scale.copy_(torch.from_numpy(scale))
@@ -82,6 +89,7 @@ def write_linear_model(
             "n_outputs": 1,
             "transform": "reflectance",
             "snv": False,
+            "epo_components": 0 if epo is None else int(epo[1].shape[1]),
         },
         "valid_range": list(valid_range),
         "weights": "linear.pt",

@@ -76,6 +76,31 @@ def test_map_matches_independent_computation(
         assert codes[row, col] == MaskReason.NODATA
 
 
+def test_model_with_epo_step_maps_its_projected_reflectance(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    mean, basis = rng.uniform(0.3, 1.0, DEFAULT.size), np.linalg.qr(rng.normal(size=(DEFAULT.size, 2)))[0]
+    model, coefficients, intercept = write_linear_model(tmp_path / "model", epo=(mean, basis))
+    out = tmp_path / "soc.tif"
+    map_scene(FORMS["enmapbox"], out, str(model), progress=False)
+    with open_scene(FORMS["enmapbox"]) as opened:
+        reflectance = opened.read_reflectance().astype(np.float64)[DEFAULT]
+    # independent numpy: a = log10(1/R), a' = a - (a - m) V V^T, R' = 10^-a', then the linear model
+    absorbance = -np.log10(np.clip(reflectance, 1e-4, None)).reshape(DEFAULT.size, -1)
+    projected = absorbance - basis @ (basis.T @ (absorbance - mean[:, None]))
+    prediction = (coefficients @ 10.0 ** (-projected) + intercept).reshape(reflectance.shape[1:])
+    _, reason = expected_map(FORMS["enmapbox"], coefficients, intercept)
+    with rasterio.open(out) as written:
+        values, codes = written.read(1), written.read(2)
+    np.testing.assert_array_equal(codes, reason)
+    valid = reason == 0
+    assert valid.sum() > 100
+    np.testing.assert_allclose(values[valid], prediction[valid], rtol=1e-4, atol=2e-3)
+    plain, _, _ = write_linear_model(tmp_path / "plain")  # same coefficients without EPO: another map
+    map_scene(FORMS["enmapbox"], tmp_path / "plain.tif", str(plain), progress=False)
+    with rasterio.open(tmp_path / "plain.tif") as written:
+        assert np.abs(written.read(1)[valid] - values[valid]).max() > 10 * 2e-3  # well beyond the tolerance above
+
+
 def test_output_grid_tags_and_style(tmp_path: Path, linear_model: tuple[Path, np.ndarray, float]) -> None:
     out = tmp_path / "soc.tif"
     map_scene(FORMS["enmapbox"], out, str(linear_model[0]), progress=False)

@@ -9,12 +9,13 @@ run on load, and NumPy reads it without torch), or a ``.pt`` ``state_dict`` load
 (e.g. ``"g/kg"``), ``sensor``, ``band_wavelengths_nm`` (the model's B input bands),
 ``input`` (what the model expects, e.g. bottom-of-atmosphere reflectance 0-1),
 ``architecture`` (``{"type": "spectral_regressor", "hidden": [...], "n_outputs": 1,
-"transform": ..., "snv": ...}``), ``preprocessing`` (text), ``valid_range`` ([min, max] in
+"transform": ..., "snv": ..., "epo_components": g}``; g > 0 for a model with an EPO step, 0 or
+absent otherwise), ``preprocessing`` (text), ``valid_range`` ([min, max] in
 ``unit``: predictions outside are flagged), ``training_data`` (list of {name, n, licence,
 source}), ``licence``, ``cross_validation`` ({rmse, r2, rpiq, n, folds, scheme}; the SOC model
 adds ``mixtures``, the same metrics on its soil-plant mixtures), ``weights`` (file name) and
 ``recipe`` (the command that rebuilds it). A model trained on soil-plant mixtures says how in
-``plant_mixtures``.
+``plant_mixtures``; a model with an EPO step says how it was fitted and g chosen in ``epo``.
 
 Embedding encoders (``eospec embed``) carry ``task``: ``"embedding"`` (property models have no
 ``task`` or ``"property"``), ``kind``: ``"spectral"`` (per-pixel spectra, e.g. the ``vae_enmap``
@@ -192,6 +193,7 @@ def load_model_file(metadata: dict[str, Any], weights_path: Path) -> SpectralReg
         n_outputs=int(architecture.get("n_outputs", 1)),
         transform=architecture.get("transform", "reflectance"),
         snv=bool(architecture.get("snv", False)),
+        epo_components=int(architecture.get("epo_components", 0)),
     )
     state = {name: torch.from_numpy(value) for name, value in load_weights(weights_path).items()}
     module.load_state_dict(state)
@@ -210,17 +212,26 @@ def load_numpy_model(metadata: dict[str, Any], weights_path: Path) -> NumpySpect
 
     Raises:
         UnknownModelError: If the model is an embedding encoder (``task`` ``"embedding"``).
-        ValueError: If the architecture type is unknown.
+        ValueError: If the architecture type is unknown, or the weights' EPO step does not match
+            the architecture's ``epo_components``.
         FileNotFoundError: If the weights file is missing.
     """
     from .runtime import NumpySpectralRegressor
 
     architecture = _architecture(metadata)
-    return NumpySpectralRegressor.from_state(
+    runtime = NumpySpectralRegressor.from_state(
         load_weights(weights_path),
         transform=architecture.get("transform", "reflectance"),
         snv=bool(architecture.get("snv", False)),
     )
+    expected = int(architecture.get("epo_components", 0))
+    found = 0 if runtime.epo_basis is None else int(runtime.epo_basis.shape[1])
+    if found != expected:
+        raise ValueError(
+            f"{weights_path} holds {found} EPO components but the metadata's architecture says {expected}: "
+            "use the weights file written with this metadata"
+        )
+    return runtime
 
 
 def _architecture(metadata: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 Mapping a scene runs a small per-pixel network on the pixels that pass the masks; importing torch
 for that costs about a second, more than the work itself. This runtime computes exactly the
-forward pass of :class:`~eospec.models.spectral.SpectralRegressor` (same transform, SNV,
-standardisation, layers and ReLU; see its docstring for the sources) from the same weights, in
+forward pass of :class:`~eospec.models.spectral.SpectralRegressor` (same EPO projection, transform,
+SNV, standardisation, layers and ReLU; see its docstring for the sources) from the same weights, in
 float32 with NumPy's BLAS. ``tests/models/test_runtime.py`` checks it against the torch module.
 """
 
@@ -15,6 +15,11 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["NumpySpectralRegressor"]
+
+_LN10 = np.float32(np.log(10.0))
+
+#: State-dict keys of the optional EPO step: mean (B,) and basis (B, g).
+EPO_KEYS = ("epo_mean", "epo_basis")
 
 Float32 = npt.NDArray[np.float32]
 
@@ -30,6 +35,8 @@ class NumpySpectralRegressor:
         input_scale: float32 (B,), per-band scale of the training features.
         weights: float32 arrays (H_k, H_{k-1}), one per layer.
         biases: float32 arrays (H_k,), one per layer.
+        epo_mean: float32 (B,), the EPO calibration mean absorbance, or None (no EPO step).
+        epo_basis: float32 (B, g), the orthonormal EPO directions in absorbance, or None.
     """
 
     transform: str
@@ -38,6 +45,8 @@ class NumpySpectralRegressor:
     input_scale: Float32
     weights: list[Float32]
     biases: list[Float32]
+    epo_mean: Float32 | None = None
+    epo_basis: Float32 | None = None
 
     @classmethod
     def from_state(
@@ -46,7 +55,8 @@ class NumpySpectralRegressor:
         """Build from a ``SpectralRegressor`` state dict of NumPy arrays.
 
         Args:
-            state: ``input_mean``, ``input_scale``, ``layers.<k>.weight``, ``layers.<k>.bias``.
+            state: ``input_mean``, ``input_scale``, ``layers.<k>.weight``, ``layers.<k>.bias``, and
+                ``epo_mean`` with ``epo_basis`` for a model with an EPO step.
             transform: ``"reflectance"`` or ``"absorbance"``.
             snv: whether SNV follows the transform.
 
@@ -54,7 +64,8 @@ class NumpySpectralRegressor:
             The runtime.
 
         Raises:
-            ValueError: If ``transform`` is unknown or a layer is missing.
+            ValueError: If ``transform`` is unknown, a layer is missing, or only one of
+                ``epo_mean`` and ``epo_basis`` is given.
         """
         if transform not in ("reflectance", "absorbance"):
             raise ValueError(f"Invalid transform: {transform!r}. Must be 'reflectance' or 'absorbance'")
@@ -66,6 +77,9 @@ class NumpySpectralRegressor:
             raise ValueError(f"Incomplete weights: {error.args[0]!r} is missing") from error
         if not weights:
             raise ValueError("The weights hold no layer ('layers.0.weight' is missing)")
+        if ("epo_mean" in state) != ("epo_basis" in state):
+            raise ValueError("Incomplete weights: an EPO step needs both 'epo_mean' and 'epo_basis'")
+        epo = [np.ascontiguousarray(state[k], dtype=np.float32) if k in state else None for k in EPO_KEYS]
         return cls(
             transform,
             snv,
@@ -73,6 +87,7 @@ class NumpySpectralRegressor:
             np.asarray(state["input_scale"], dtype=np.float32),
             weights,
             biases,
+            *epo,
         )
 
     @property
@@ -83,7 +98,7 @@ class NumpySpectralRegressor:
     @property
     def is_linear_input(self) -> bool:
         """Whether everything before the first layer is linear (so it can fold into it)."""
-        return self.transform == "reflectance" and not self.snv
+        return self.transform == "reflectance" and not self.snv and self.epo_basis is None
 
     def folded_first_layer(self) -> tuple[Float32, Float32]:
         """First-layer weight (H1, B) and bias (H1,) with the standardisation folded in."""
@@ -92,7 +107,17 @@ class NumpySpectralRegressor:
         return weight, bias
 
     def features(self, x: Float32) -> Float32:
-        """Transform and SNV of band-major spectra (B, N), float32."""
+        """EPO, transform and SNV of band-major spectra (B, N), float32."""
+        if self.epo_basis is not None and self.epo_mean is not None:
+            # 10^-a' with a' = a - V V^T (a - m), a = log10(1/R), computed in natural logs and in
+            # place: b = ln R = -a ln 10, so 10^-a' = exp(b - V V^T (b + m ln 10)). One log, one exp
+            # and no (B, N) temporary but V @ proj: three times faster than log10 and power.
+            b = np.maximum(x, np.float32(1e-4))
+            np.log(b, out=b)
+            projection = self.epo_basis.T @ b
+            projection += (self.epo_basis.T @ self.epo_mean)[:, None] * _LN10
+            b -= self.epo_basis @ projection
+            x = np.exp(b, out=b)
         if self.transform == "absorbance":
             x = -np.log10(np.maximum(x, np.float32(1e-4)))
         if self.snv:

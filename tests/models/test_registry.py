@@ -32,6 +32,7 @@ DOCUMENTED_KEYS = {
     "cross_validation",
     "weights",
     "recipe",
+    "epo",
 }
 
 
@@ -55,7 +56,8 @@ def test_soc_metadata_has_every_documented_key():
     assert metadata["unit"] == "g/kg"
     assert metadata["sensor"] == "enmap"
     assert metadata["weights"] == "soc.safetensors"
-    assert {"type", "hidden", "n_outputs", "transform", "snv"} <= set(metadata["architecture"])
+    assert {"type", "hidden", "n_outputs", "transform", "snv", "epo_components"} <= set(metadata["architecture"])
+    assert metadata["epo"]["components"] == metadata["architecture"]["epo_components"] >= 1
     assert metadata["architecture"]["type"] == "spectral_regressor"
     assert {"rmse", "r2", "rpiq", "n", "folds", "scheme"} <= set(metadata["cross_validation"])
     low, high = metadata["valid_range"]
@@ -128,3 +130,22 @@ def test_predictions_on_held_out_lab_spectra(held_out):
     assert np.all(np.isfinite(predicted))
     r = float(np.corrcoef(predicted, soc)[0, 1])
     assert r > 0.3, f"correlation with measured SOC is only {r:.2f}"
+
+
+def test_epo_components_of_the_metadata_must_match_the_weights(tmp_path):
+    import json
+
+    from conftest import write_linear_model
+
+    rng = np.random.default_rng(0)
+    epo = (rng.uniform(0.3, 1.0, 202), np.linalg.qr(rng.normal(size=(202, 2)))[0])
+    path, _, _ = write_linear_model(tmp_path, epo=epo)
+    metadata, weights = registry.resolve_model(str(path))
+    assert registry.load_model_file(metadata, weights).epo_components == 2
+    assert registry.load_numpy_model(metadata, weights).epo_basis.shape == (202, 2)
+    metadata["architecture"]["epo_components"] = 0  # metadata without the step the weights hold
+    path.write_text(json.dumps(metadata))
+    with pytest.raises(ValueError, match="holds 2 EPO components but the metadata's architecture says 0"):
+        registry.load_numpy_model(*registry.resolve_model(str(path)))
+    with pytest.raises(RuntimeError, match="epo_mean"):  # torch refuses the unexpected buffers too
+        registry.load_model_file(*registry.resolve_model(str(path)))

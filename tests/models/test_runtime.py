@@ -53,3 +53,26 @@ def test_incomplete_weights() -> None:
                 "layers.1.weight": np.ones((1, 1)),
             }
         )
+
+
+@pytest.mark.parametrize(("transform", "snv"), [("reflectance", True), ("absorbance", False), ("reflectance", False)])
+def test_epo_model_matches_torch_module(transform: str, snv: bool) -> None:
+    torch.manual_seed(1)
+    rng = np.random.default_rng(3)
+    module = SpectralRegressor(12, (6,), 1, transform=transform, snv=snv, epo_components=2).eval()  # type: ignore[arg-type]
+    module.set_epo(rng.uniform(0.3, 1.0, 12), np.linalg.qr(rng.normal(size=(12, 2)))[0])
+    state = {k: v.numpy() for k, v in module.state_dict().items()}
+    runtime = NumpySpectralRegressor.from_state(state, transform, snv)
+    assert runtime.epo_basis is not None and runtime.epo_basis.shape == (12, 2)
+    assert not runtime.is_linear_input  # EPO is nonlinear in reflectance: never folded into the first layer
+    spectra = rng.uniform(0.02, 0.6, (12, 300)).astype(np.float32)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(spectra.T)).numpy().T
+    np.testing.assert_allclose(runtime.forward_band_major(spectra), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_half_an_epo_step_is_refused() -> None:
+    module = SpectralRegressor(4, (), 1, epo_components=1)
+    state = {k: v.numpy() for k, v in module.state_dict().items() if k != "epo_basis"}
+    with pytest.raises(ValueError, match="needs both 'epo_mean' and 'epo_basis'"):
+        NumpySpectralRegressor.from_state(state)

@@ -111,3 +111,83 @@ def test_linear_model_has_one_layer():
     assert len(model.layers) == 1
     assert model.n_bands == N_BANDS
     assert set(model.state_dict()) == {"input_mean", "input_scale", "layers.0.weight", "layers.0.bias"}
+
+
+def _epo(n_components: int, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """A calibration mean absorbance (B,) and orthonormal EPO directions (B, g) fitted by chemotools."""
+    from chemotools.projection import ExternalParameterOrthogonalization
+
+    rng = np.random.default_rng(seed)
+    dry = rng.uniform(0.2, 1.2, (30, N_BANDS))
+    wet = dry + rng.uniform(0.05, 0.3, (30, 1)) * np.linspace(0.5, 1.5, N_BANDS)  # a moisture-like offset
+    scans = np.concatenate([dry, wet])
+    epo = ExternalParameterOrthogonalization(n_components=n_components)
+    epo.fit(dry, X_external=scans, sample_ids=np.tile(np.arange(30), 2))
+    return epo.mean_X_, epo.V_epo_
+
+
+@pytest.mark.parametrize("snv", [False, True])
+def test_epo_step_matches_chemotools(snv):
+    from chemotools.projection import ExternalParameterOrthogonalization
+
+    mean, basis = _epo(2)
+    model = _features_model("absorbance", snv)
+    epo_model = SpectralRegressor(N_BANDS, (), N_BANDS, "absorbance", snv, epo_components=2)
+    epo_model.load_state_dict(
+        {**model.state_dict(), "epo_mean": torch.zeros(N_BANDS), "epo_basis": torch.zeros(N_BANDS, 2)}
+    )
+    epo_model = epo_model.double().set_epo(mean, basis).eval()
+    reflectance = _reflectance().double().numpy()
+    reference = ExternalParameterOrthogonalization(n_components=2)
+    reference.mean_X_, reference.V_epo_, reference.n_features_in_ = mean, basis, N_BANDS
+    expected = reference.transform(np.log10(1.0 / reflectance))
+    if snv:
+        expected = (expected - expected.mean(axis=1, keepdims=True)) / expected.std(axis=1, ddof=1, keepdims=True)
+    with torch.no_grad():
+        got = epo_model(torch.from_numpy(reflectance)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("transform", ["reflectance", "absorbance"])
+def test_epo_model_ignores_the_removed_directions(transform):
+    # a' = a - (a - m) V V^T is blind to any a + V c: darkening a spectrum along the moisture
+    # directions (multiplying R by 10^-(V c)) leaves every prediction unchanged
+    mean, basis = _epo(2)
+    torch.manual_seed(0)
+    model = SpectralRegressor(N_BANDS, (8, 4), 1, transform, True, epo_components=2).double()  # type: ignore[arg-type]
+    model.set_epo(mean, basis).eval()
+    reflectance = _reflectance().double()
+    shift = torch.from_numpy(basis) @ torch.tensor([0.3, -0.2], dtype=torch.float64)
+    wet = reflectance * torch.pow(10.0, -shift)
+    other = reflectance * torch.pow(10.0, -0.3 * torch.linspace(0, 1, N_BANDS, dtype=torch.float64))
+    with torch.no_grad():
+        torch.testing.assert_close(model(wet), model(reflectance), rtol=1e-9, atol=1e-9)
+        assert (model(other) - model(reflectance)).abs().max() > 1e-3  # other changes still move it
+        torch.testing.assert_close(
+            model.forward_band_major(wet.T.contiguous()).T, model(reflectance), rtol=1e-9, atol=1e-9
+        )
+
+
+def test_epo_buffers_are_in_the_state_dict():
+    model = SpectralRegressor(N_BANDS, (), 1, epo_components=3)
+    assert set(model.state_dict()) == {
+        "input_mean",
+        "input_scale",
+        "epo_mean",
+        "epo_basis",
+        "layers.0.weight",
+        "layers.0.bias",
+    }
+    assert model.state_dict()["epo_basis"].shape == (N_BANDS, 3)
+
+
+def test_epo_errors_name_the_fix():
+    mean, basis = _epo(2)
+    with pytest.raises(ValueError, match="epo_components -1 is outside 0-12"):
+        SpectralRegressor(N_BANDS, epo_components=-1)
+    with pytest.raises(ValueError, match="has no EPO step: build it with epo_components"):
+        SpectralRegressor(N_BANDS).set_epo(mean, basis)
+    with pytest.raises(ValueError, match=r"pass shapes \(12,\) and \(12, 3\)"):
+        SpectralRegressor(N_BANDS, epo_components=3).set_epo(mean, basis)
+    with pytest.raises(ValueError, match="not orthonormal"):
+        SpectralRegressor(N_BANDS, epo_components=2).set_epo(mean, 2.0 * basis)
