@@ -10,12 +10,15 @@ Builds a full-size scene by mirror-tiling the real Potsdam EnMAP mosaic (int16, 
     sample bounds + ``rio_cogeo.cog_translate``;
 (c) ``eospec map``.
 
-The model is a 202-128-64-1 MLP (random weights; the figures do not depend on the weights).
+The model is a 202-128-64-1 MLP on reflectance (random weights; the figures do not depend on the
+weights), or the model ``--model`` names (a bundled name such as ``soc``, or a model ``.json``):
+the bundled SOC model's SNV and EPO steps are nonlinear, so they cannot fold into the first layer
+and run on reflectance.
 Peak memory is the child's maximum resident set size (``os.wait4``).
 
 Usage::
 
-    python benchmarks/bench_map.py [--size 1024] [--size 2048] [--repeat 2] [--work DIR]
+    python benchmarks/bench_map.py [--size 1024] [--size 2048] [--repeat 2] [--work DIR] [--model soc]
 """
 
 from __future__ import annotations
@@ -219,9 +222,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per method; the best is reported")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "eospec-bench")
     parser.add_argument("--skip-torchgeo", action="store_true")
+    parser.add_argument("--model", help="bundled model name or model .json (default: a random 202-128-64-1 MLP)")
     args = parser.parse_args()
     sizes = args.size or [1024, 2048]
-    model = in_subprocess("make_model", str(args.work / "model"))
+    model = args.model or in_subprocess("make_model", str(args.work / "model"))
     python = sys.executable
     eospec = (
         [python, "-m", "eospec.cli.main"]

@@ -1,12 +1,14 @@
 #!/usr/bin/env python
 """Measure what the bundled SOC model's soil-plant mixture training buys, under three mixing models.
 
-The bundled SOC model (``recipes/train_soc_model.py``, version 2) learnt from 1,198 laboratory
-soils and three linear mixtures of each with 0-25 % of a green or dry USGS plant spectrum. This
-recipe compares it with ``pure``: the same candidate (architecture and input transform read from
-``eospec/models/weights/soc.json``) trained by the recipe's own ``train_mlp`` on the soils alone,
-with its early stopping (seed 0), i.e. the version-1 recipe for that candidate; ``--control``
-compares with a saved model instead (``train_soc_model.py --plant-copies 0`` rebuilds version 1).
+The bundled SOC model (``recipes/train_soc_model.py``, version 2 and later) learnt from 1,198
+laboratory soils and three linear mixtures of each with 0-25 % of a green or dry USGS plant
+spectrum. This recipe compares it with ``pure``: the same candidate (architecture, input
+transform and EPO directions read from ``eospec/models/weights/soc.json`` and its weights)
+trained by the recipe's own ``train_mlp`` on the soils alone, with its early stopping (seed 0),
+i.e. the version-1 recipe for that candidate; ``--control`` compares with a saved model instead,
+labelled ``control`` (``train_soc_model.py --plant-copies 0 --epo-components 0`` rebuilds
+version 1).
 
 Three tests, all on data never used in training:
 
@@ -50,6 +52,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_soc_model import (  # noqa: E402
     HELD_OUT_FOLD,
+    Epo,
     Settings,
     bundled_candidate,
     enmap_default_bands,
@@ -67,6 +70,7 @@ from eospec.mapping import map_scene  # noqa: E402
 from eospec.masks import classify, index_bands  # noqa: E402
 from eospec.metrics import regression_metrics  # noqa: E402
 from eospec.models.registry import load_model_file, resolve_model  # noqa: E402
+from eospec.models.spectral import SpectralRegressor  # noqa: E402
 from eospec.sensors import ENMAP_DEFAULT_BANDS  # noqa: E402
 from eospec.simulate import simulate_scene  # noqa: E402
 
@@ -178,12 +182,18 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     bundled, bundled_weights = resolve_model("soc")
     with tempfile.TemporaryDirectory() as work, warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        other = "pure" if args.control is None else "control"
+        bundled_module = load_model_file(bundled, bundled_weights).eval()
         if args.control is not None:
             control_json = args.control
         else:
             candidate = bundled_candidate(bundled)
             noisy = with_enmap_noise(soils, 0)
-            module, epochs, _ = train_mlp(candidate, soils, soc, Settings(), 0, noisy)
+            epo = None
+            if isinstance(bundled_module, SpectralRegressor) and bundled_module.epo_components:
+                # the bundled EPO directions, about these soils' mean
+                epo = Epo.about(soils, bundled_module.epo_basis.double().numpy())
+            module, epochs, _ = train_mlp(candidate, soils, soc, Settings(), 0, noisy, epo=epo)
             from safetensors.torch import save_file
 
             save_file({k: v.contiguous() for k, v in module.state_dict().items()}, Path(work) / "pure.safetensors")
@@ -199,16 +209,17 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
             control_json.write_text(json.dumps(metadata))
             print(f"trained `pure` ({candidate.name}) on {len(soc)} soils, {epochs} epochs (early stopping)")
         control = json.loads(Path(control_json).read_text())
-        model_files = {"pure": str(control_json), "bundled": "soc"}
+        model_files = {other: str(control_json), "bundled": "soc"}
         modules = {
-            "pure": load_model_file(control, Path(control_json).parent / control["weights"]).eval(),
-            "bundled": load_model_file(bundled, bundled_weights).eval(),
+            other: load_model_file(control, Path(control_json).parent / control["weights"]).eval(),
+            "bundled": bundled_module,
         }
-        print(f"bundled: soc {bundled['version']}; pure: {control['description'][:80]}")
+        version = f"{control['version']}, " if "version" in control else ""
+        print(f"bundled: soc {bundled['version']}; {other}: {version}{control['description'][:80]}")
 
         green, litter = simulation_plants()
         print(f"\nHeld-out soils (n {len(held_soc)}) mixed with earthlib plants, EnMAP-like noise (SOC, g/kg):\n")
-        print("| plant | mixing | fraction | kept | pure: RMSE | bias | bundled: RMSE | bias |")
+        print(f"| plant | mixing | fraction | kept | {other}: RMSE | bias | bundled: RMSE | bias |")
         print("| --- | --- | --- | --- | --- | --- | --- | --- |")
         print("\n".join(spectra_table(modules, held_soils, held_soc, {"green": green, "litter": litter}, 0)))
 

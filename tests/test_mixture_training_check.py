@@ -71,5 +71,5 @@ def test_tables_with_the_bundled_model_as_control(recipe, shared_data, capsys):
     ]
     assert kept == sorted(kept, reverse=True) and kept[-1] < 100
     scene = [line.split("|")[2:-1] for line in out.splitlines() if line.startswith("| 0 |")]
-    assert [row[0].strip() for row in scene] == ["pure"] * 4 + ["bundled"] * 4
+    assert [row[0].strip() for row in scene] == ["control"] * 4 + ["bundled"] * 4
     assert [row[1:] for row in scene[:4]] == [row[1:] for row in scene[4:]]

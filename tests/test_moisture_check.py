@@ -1,4 +1,4 @@
-"""The soil-moisture check recipe (``recipes/moisture_check.py``): datEPO loading, soil matching, its table."""
+"""The soil-moisture check recipe (``recipes/moisture_check.py``): its tables, the nested choice of g, its errors."""
 
 from __future__ import annotations
 
@@ -14,55 +14,70 @@ def recipe() -> ModuleType:
     return import_recipe("moisture_check")
 
 
-def test_match_soils_takes_the_best_correlated_soil_with_the_same_carbon(recipe):
-    rng = np.random.default_rng(0)
-    spectra = rng.uniform(0.1, 0.5, size=(5, 20))
-    soc = np.array([10.0, 20.0, 10.0, 30.0, 10.0])
-    lab = recipe.LabSet("datsoilspc", spectra, soc, np.ones(5, dtype=np.int64), np.arange(5), (350.0, 2500.0))
-    # a brighter copy of soil 2 correlates perfectly with it; soils 0 and 4 have the same carbon
-    assert recipe.match_soils(1.2 * spectra[[2, 3]], np.array([10.0, 30.0]), lab).tolist() == [2, 3]
-    with pytest.raises(ValueError, match="12.5 g/kg"):
-        recipe.match_soils(spectra[:1], np.array([12.5]), lab)
-
-
-@pytest.mark.shared_data
-def test_datepo_scans(recipe, shared_data):
-    scans, soc = recipe.load_datepo(shared_data / "soil" / "wadoux_soilspec")
-    assert list(scans) == ["air-dry", "wet", "re-dried (1 day)"]
-    assert soc.shape == (100,) and 0 < soc.min() and soc.max() < 150
-    for reflectance in scans.values():
-        assert reflectance.shape == (100, 202) and (reflectance > 0).all() and (reflectance < 1).all()
-    # water darkens a soil; a day of drying brings most of the brightness back
-    dry, wet, redried = (scans[k].mean(axis=1) for k in scans)
-    assert (wet < dry).mean() > 0.95 and np.median(wet) < np.median(redried) < np.median(dry)
-    with pytest.raises(FileNotFoundError, match="EOSPEC_SHARED_DATA"):
-        recipe.load_datepo(shared_data / "missing")
-
-
-@pytest.mark.shared_data
-def test_table(recipe, shared_data, capsys):
-    assert recipe.main(["--epo-components", "1", "--folds", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "100 datsoilspc matches" in out and "trained `unseen` on 1098 soils" in out
-    rows = [line.split("|")[1:-1] for line in out.splitlines() if line.startswith(("| bundled |", "| unseen |"))]
-    assert [(row[0].strip(), row[1].strip()) for row in rows] == [
-        (model, scan) for model in ("bundled", "unseen") for scan in ("air-dry", "wet", "re-dried (1 day)")
+def rows(out: str, *labels: str) -> list[list[str]]:
+    """The Markdown table rows of ``out`` whose first cell is one of ``labels``, as stripped cells."""
+    return [
+        [cell.strip() for cell in line.split("|")[1:-1]]
+        for line in out.splitlines()
+        if line.startswith(tuple(f"| {label} |" for label in labels))
     ]
-    for row in rows:
-        if row[1].strip() == "air-dry":  # the change from the air-dry prediction is zero for the air-dry scan
-            assert row[6].strip() in ("+0.0", "-0.0") and row[7].strip() in ("+0.0 to +0.0", "-0.0 to +0.0")
-    # out of sample, the air-dry scans are predicted worse than in sample (the bundled model trained on them)
-    air_dry = {row[0].strip(): float(row[3]) for row in rows if row[1].strip() == "air-dry"}
-    assert air_dry["unseen"] > air_dry["bundled"]
-    # EPO (one component, fitted on the other fold's wet/dry scans) makes the wet scans predictable
-    epo = {
-        (row[0].strip(), row[1].strip()): float(row[4])
-        for row in (line.split("|")[1:-1] for line in out.splitlines() if line.startswith(("| none |", "| EPO g=1 |")))
-    }
-    assert len(epo) == 6 and epo[("EPO g=1", "wet")] > 0.5 > epo[("none", "wet")]
 
 
-def test_too_few_folds_exit_2(recipe, capsys):
-    with pytest.raises(SystemExit) as stop:
-        recipe.main(["--folds", "1"])
-    assert stop.value.code == 2 and "--folds 1: pass 2 or more" in capsys.readouterr().err
+@pytest.mark.shared_data
+def test_tables(recipe, shared_data, capsys):
+    assert recipe.main(["--epo-components", "1", "--folds", "2", "--inner-folds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "100 datsoilspc matches" in out and "trained `unseen (no EPO)` on 1098 soils" in out
+    models = rows(out, "bundled (in sample)", "unseen (no EPO)")
+    scans = ["air-dry", "wet", "re-dried (1 day)"]
+    assert [(row[0], row[1]) for row in models] == [
+        (model, scan) for model in ("bundled (in sample)", "unseen (no EPO)") for scan in scans
+    ]
+    for row in models:
+        if row[1] == "air-dry":  # the change from the air-dry prediction is zero for the air-dry scan
+            assert row[6] in ("+0.0", "-0.0") and row[7] in ("+0.0 to +0.0", "-0.0 to +0.0")
+    # EPO (one component, fitted on the other fold's scans) makes the wet scans predictable out of fold
+    study = {(row[0], row[1]): float(row[4]) for row in rows(out, "none", "EPO g=1")}
+    assert len(study) == 6 and study[("EPO g=1", "wet")] > 0.5 > study[("none", "wet")]
+    # the nested estimate takes, fold by fold, the study's model with the g chosen inside: with one g
+    # chosen in both folds (EPO's gain on the wet scans makes that g = 1) it is that g's study row
+    chosen = [int(g) for g in out.split("chosen per outer fold: [")[1].split("]")[0].split(", ")]
+    assert len(chosen) == 2 and set(chosen) <= {0, 1}
+    nested = {row[1]: row[2:] for row in rows(out, "nested")}
+    assert list(nested) == [*scans, "all"]
+    if len(set(chosen)) == 1:
+        label = "EPO g=1" if chosen[0] else "none"
+        for row in rows(out, label):
+            assert nested[row[1]] == row[2:]
+
+
+def test_nested_takes_each_outer_fold_from_the_study_model_chosen_inside(recipe, monkeypatch):
+    # stand-in inner studies: g = 1 wins where the inner soils' first soil is even, g = 0 elsewhere
+    def inner_cv(candidate, pool, moisture, components, n_folds, settings, seed, soils, epochs):
+        predicted = {g: np.full((3, moisture.soc.size), np.nan) for g in components}
+        best = 1 if soils[0] % 2 == 0 else 0
+        for g in components:
+            predicted[g][:, soils] = moisture.soc[soils] + (1.0 if g == best else 5.0)
+        return predicted
+
+    monkeypatch.setattr(recipe, "moisture_cv", inner_cv)
+    soc = np.arange(10.0)
+    moisture = recipe.MoistureScans({s: np.zeros((10, 2)) for s in ("a", "b", "c")}, soc, np.arange(10))
+    study = {0: np.zeros((3, 10)), 1: np.ones((3, 10))}
+    predicted, chosen = recipe.nested_moisture_cv(study, None, None, moisture, (0, 1), 3, 2, seed=0, epochs=5)
+    fold = recipe.moisture_folds(10, 3, seed=0)
+    for k, g in enumerate(chosen):
+        inner_first = np.flatnonzero(fold != k)[0]
+        assert g == (1 if inner_first % 2 == 0 else 0)
+        np.testing.assert_array_equal(predicted[:, fold == k], study[g][:, fold == k])
+
+
+def test_bad_arguments_exit_2(recipe, capsys):
+    for args, message in (
+        (["--folds", "1"], "--folds 1: pass 2 or more"),
+        (["--inner-folds", "1"], "--inner-folds 1: pass 2 or more"),
+        (["--epo-components", "0"], "pass whole numbers of 1 or more (0 is always run)"),
+    ):
+        with pytest.raises(SystemExit) as stop:
+            recipe.main(args)
+        assert stop.value.code == 2 and message in capsys.readouterr().err

@@ -35,6 +35,23 @@ def _accuracy(metadata: dict[str, Any]) -> str:
     return text
 
 
+def _moisture(metadata: dict[str, Any]) -> str | None:
+    """The EPO step against soil moisture and its out-of-fold figures on wet scans, or None without one."""
+    epo = metadata.get("epo")
+    if not epo or not epo.get("components"):
+        return None
+    g, unit = epo["components"], metadata.get("unit", "")
+    study = epo.get("study", {})
+    text = f"EPO, {g} component{'s' if g > 1 else ''}"
+    if str(g) in study and "0" in study:
+        with_epo, without = study[str(g)]["wet"], study["0"]["wet"]
+        text += (
+            f"; wet soils out of fold: RMSE {with_epo['rmse']:.2f} {unit}, R2 {with_epo['r2']:.2f} "
+            f"(without EPO: {without['rmse']:.2f}, {without['r2']:.2f})"
+        )
+    return text
+
+
 def describe_model(name: str) -> str:
     """A few lines describing a bundled model.
 
@@ -42,7 +59,8 @@ def describe_model(name: str) -> str:
         name: registry name, one of :func:`eospec.models.registry.list_models`.
 
     Returns:
-        The description: property, unit, sensor and bands, training data, licence, CV accuracy.
+        The description: property, unit, sensor and bands, training data, licence, CV accuracy,
+        and for a model with an EPO step its out-of-fold accuracy on wet soils.
 
     Raises:
         UnknownModelError: If ``name`` is not a bundled model.
@@ -64,9 +82,11 @@ def describe_model(name: str) -> str:
         f"{name} (v{metadata.get('version', '?')}): {metadata.get('long_name', '')}",
         f"  property:      {metadata.get('property', '?')} [{unit}]",
         f"  sensor:        {metadata.get('sensor', '?')} ({band_text})",
-        f"  model:         {kind}, {architecture.get('transform', '?')}{' + SNV' if architecture.get('snv') else ''}",
+        f"  model:         {kind}, {'EPO + ' if architecture.get('epo_components') else ''}"
+        f"{architecture.get('transform', '?')}{' + SNV' if architecture.get('snv') else ''}",
         f"  valid range:   {f'{valid[0]:g}-{valid[1]:g} {unit}' if valid else 'not given'}",
         f"  CV accuracy:   {_accuracy(metadata)}",
+        *([f"  moisture:      {moisture}"] if (moisture := _moisture(metadata)) else []),
         f"  licence:       {metadata.get('licence', '?')}",
         "  training data:" + ("" if training else " unknown"),
         *(f"    - {line}" for line in training),

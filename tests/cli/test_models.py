@@ -48,3 +48,23 @@ def test_unknown_model_is_a_one_line_error():
     assert "Unknown model: 'nope'" in result.output
     assert "soc" in result.output
     assert "Traceback" not in result.output
+
+
+def test_models_shows_the_epo_step_and_its_wet_soil_figures(monkeypatch):
+    from eospec.cli import models as command
+
+    metadata = command.get_model_metadata("soc")
+    metadata["architecture"]["epo_components"] = 2
+    metadata["epo"] = {
+        "components": 2,
+        "study": {"0": {"wet": {"rmse": 19.2, "r2": 0.07}}, "2": {"wet": {"rmse": 9.5, "r2": 0.78}}},
+    }
+    monkeypatch.setattr(command, "get_model_metadata", lambda name: metadata)
+    text = command.describe_model("soc")
+    assert "EPO + reflectance + SNV" in text or "EPO + absorbance" in text
+    line = next(line for line in text.splitlines() if "moisture:" in line)
+    assert line.strip() == (
+        "moisture:      EPO, 2 components; wet soils out of fold: RMSE 9.50 g/kg, R2 0.78 (without EPO: 19.20, 0.07)"
+    )
+    metadata["epo"] = None
+    assert "moisture:" not in command.describe_model("soc")
