@@ -20,7 +20,9 @@ parameter orthogonalisation (EPO) step took its moisture directions from their s
    ``train_soc_model.py`` chose g, so its best row is optimistic;
 3. nested: for each outer fold, g is chosen by the same study over the other soils alone
    (``--inner-folds``), and the outer fold's scans are predicted by the model with that g. This
-   is the estimate of what the recipe's choice of g delivers on unseen soils.
+   is the estimate of what the recipe's choice of g delivers on unseen soils;
+4. with ``--wet-training``: the bundled g with the other folds' soils' wet and re-dried scans
+   added to the training data, labelled with their SOC (would real wet spectra help beyond EPO?).
 
 It prints RMSE, bias and R2 against the measured carbon per scan, the paired change from the
 air-dry prediction and the share of spectra that ``eospec map``'s masks keep.
@@ -28,6 +30,7 @@ air-dry prediction and the share of spectra that ``eospec map``'s masks keep.
 Usage::
 
     python recipes/moisture_check.py                                             # about 6 minutes on 2 cores
+    python recipes/moisture_check.py --no-nested --wet-training                  # about 1.5 minutes
     python recipes/moisture_check.py --epo-components 1 --folds 2 --inner-folds 2  # CI size (about 30 s)
 """
 
@@ -124,6 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     parser.add_argument("--folds", type=int, default=EPO_FOLDS, help="folds over the datEPO soils for the EPO study")
     parser.add_argument("--inner-folds", type=int, default=4, help="folds of the nested study's inner choice of g")
     parser.add_argument("--no-nested", action="store_true", help="skip the nested estimate")
+    parser.add_argument(
+        "--wet-training",
+        action="store_true",
+        help="also measure the bundled EPO with the other folds' wet and re-dried scans in training",
+    )
     args = parser.parse_args(argv)
     if args.folds < 2:
         parser.error(f"--folds {args.folds}: pass 2 or more")
@@ -183,6 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: D103
     for g in components:
         for i, scan in enumerate(moisture.scans):
             print(f"| {f'EPO g={g}' if g else 'none'} | {scan} | {_score(soc, study[g][i])} |")
+    if args.wet_training:
+        g = int(bundled["architecture"].get("epo_components", 0))
+        extra = ["wet", "re-dried (1 day)"]
+        trained = moisture_cv(
+            candidate, pool, moisture, [g], args.folds, Settings(), 0, epochs=epochs, training_scans=extra
+        )[g]
+        print(
+            f"\nOut of fold, EPO g={g} and the other folds' soils' wet and re-dried scans in training "
+            "(labelled with their SOC):\n"
+        )
+        print("| training | scan | RMSE | bias | R2 |\n| --- | --- | --- | --- | --- |")
+        for i, scan in enumerate(moisture.scans):
+            print(f"| EPO g={g}, wet scans | {scan} | {_score(soc, trained[i])} |")
+        print(f"| EPO g={g}, wet scans | all | {_score(np.tile(soc, len(moisture.scans)), trained.ravel())} |")
     if not args.no_nested:
         nested, chosen = nested_moisture_cv(
             study, candidate, pool, moisture, components, args.folds, args.inner_folds, 0, epochs

@@ -1227,6 +1227,31 @@ def without_soils(pool: Pool, datsoilspc_rows: npt.NDArray[np.int64]) -> Pool:
     return pool.subset(~np.isin(pool.group, groups[np.asarray(datsoilspc_rows, dtype=np.int64)]))
 
 
+def with_moisture_scans(
+    training: Pool, pool: Pool, moisture: MoistureScans, soils: npt.NDArray[np.int64], scans: Sequence[str]
+) -> Pool:
+    """``training`` followed by the ``scans`` of ``soils``, each labelled with its soil's SOC.
+
+    A scan row takes the group and fold of its soil's datsoilspc copy in ``pool`` (so it stays
+    on that soil's side of every split), dataset ``"datEPO"`` and plant fraction 0.
+
+    Raises:
+        KeyError: If a scan label is not one of ``moisture.scans``.
+    """
+    copies = pool.pure & (pool.dataset == "datsoilspc")
+    groups, folds = pool.group[copies][moisture.matched[soils]], pool.folds[copies][moisture.matched[soils]]
+    reflectance = np.concatenate([moisture.scans[scan][soils] for scan in scans])
+    n = reflectance.shape[0]
+    return Pool(
+        np.concatenate([training.reflectance, reflectance]),
+        np.concatenate([training.soc, np.tile(moisture.soc[soils], len(scans))]),
+        np.concatenate([training.folds, np.tile(folds, len(scans))]),
+        np.concatenate([training.dataset, np.full(n, "datEPO")]),
+        np.concatenate([training.group, np.tile(groups, len(scans))]),
+        np.concatenate([training.plant_fraction, np.zeros(n)]),
+    )
+
+
 def moisture_folds(n_soils: int, n_folds: int, seed: int) -> npt.NDArray[np.int64]:
     """Fold 0 to ``n_folds - 1`` of each of ``n_soils`` soils (a seeded permutation, sizes within one).
 
@@ -1250,6 +1275,7 @@ def moisture_cv(
     seed: int,
     soils: npt.NDArray[np.int64] | None = None,
     epochs: int | None = None,
+    training_scans: Sequence[str] = (),
 ) -> dict[int, FloatArray]:
     """Out-of-fold SOC of the moisture scans for every EPO ``components`` g (0: no EPO).
 
@@ -1258,8 +1284,10 @@ def moisture_cv(
     ridge tune on the pool's folds) on ``pool`` without the datsoilspc copies of fold k's soils
     and of every soil outside ``soils`` (so that a nested caller's outer test soils stay unseen);
     with g > 0 it holds an EPO step whose directions come from the scans of the other folds'
-    soils only (:meth:`MoistureScans.directions`), about the training spectra's mean. It then
-    predicts all scans of fold k.
+    soils only (:meth:`MoistureScans.directions`), about the training spectra's mean. With
+    ``training_scans`` (scan labels, e.g. ``("wet",)``) those scans of the other folds' soils
+    also train, labelled with their SOC (:func:`with_moisture_scans`). It then predicts all
+    scans of fold k.
 
     Returns:
         g -> float64 array of shape (len(scans), S): predicted SOC (g/kg), NaN outside ``soils``.
@@ -1277,6 +1305,8 @@ def moisture_cv(
     for k in range(n_folds):
         test, calibration = soils[fold == k], soils[fold != k]
         training = without_soils(pool, moisture.matched[np.concatenate([test, outside])])
+        if training_scans:
+            training = with_moisture_scans(training, pool, moisture, calibration, training_scans)
         tune = with_enmap_noise(training.reflectance, seed) if settings.noise else training.reflectance
         for g in components:
             epo = Epo.about(training.reflectance, moisture.directions(calibration, g)) if g else None

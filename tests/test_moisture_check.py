@@ -25,7 +25,7 @@ def rows(out: str, *labels: str) -> list[list[str]]:
 
 @pytest.mark.shared_data
 def test_tables(recipe, shared_data, capsys):
-    assert recipe.main(["--epo-components", "1", "--folds", "2", "--inner-folds", "2"]) == 0
+    assert recipe.main(["--epo-components", "1", "--folds", "2", "--inner-folds", "2", "--wet-training"]) == 0
     out = capsys.readouterr().out
     assert "100 datsoilspc matches" in out and "trained `unseen (no EPO)` on 1098 soils" in out
     models = rows(out, "bundled (in sample)", "unseen (no EPO)")
@@ -39,6 +39,10 @@ def test_tables(recipe, shared_data, capsys):
     # EPO (one component, fitted on the other fold's scans) makes the wet scans predictable out of fold
     study = {(row[0], row[1]): float(row[4]) for row in rows(out, "none", "EPO g=1")}
     assert len(study) == 6 and study[("EPO g=1", "wet")] > 0.5 > study[("none", "wet")]
+    # the wet scans of the other fold in training: one row per scan and one over all, all finite
+    wet_training = rows(out, "EPO g=1, wet scans")
+    assert [row[1] for row in wet_training] == [*scans, "all"]
+    assert all(np.isfinite(float(cell)) for row in wet_training for cell in row[2:])
     # the nested estimate takes, fold by fold, the study's model with the g chosen inside: with one g
     # chosen in both folds (EPO's gain on the wet scans makes that g = 1) it is that g's study row
     chosen = [int(g) for g in out.split("chosen per outer fold: [")[1].split("]")[0].split(", ")]

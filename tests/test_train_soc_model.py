@@ -321,3 +321,22 @@ def test_moisture_cv_epo_removes_a_moisture_effect_out_of_fold(recipe):
     # a subset of soils is predicted alone, the others left NaN (a nested caller's outer test fold)
     subset = recipe.moisture_cv(candidate, pool, moisture, (1,), 2, settings, seed=0, soils=np.arange(20))[1]
     assert np.isfinite(subset[:, :20]).all() and np.isnan(subset[:, 20:]).all()
+
+
+def test_with_moisture_scans_labels_each_scan_with_its_soil(recipe):
+    pool, moisture, _ = synthetic_moisture(recipe)
+    training = recipe.without_soils(pool, moisture.matched[[0, 1]])
+    soils = np.array([2, 5, 7])
+    added = recipe.with_moisture_scans(training, pool, moisture, soils, ["wet", "re-dried (1 day)"])
+    n = training.soc.size
+    assert added.soc.size == n + 6
+    np.testing.assert_array_equal(added.reflectance[:n], training.reflectance)
+    np.testing.assert_array_equal(added.reflectance[n : n + 3], moisture.scans["wet"][soils])
+    np.testing.assert_array_equal(added.reflectance[n + 3 :], moisture.scans["re-dried (1 day)"][soils])
+    np.testing.assert_array_equal(added.soc[n:], np.tile(moisture.soc[soils], 2))
+    # a scan shares its soil's group and fold: it stays on that soil's side of every split
+    np.testing.assert_array_equal(added.group[n:], np.tile(pool.group[soils], 2))
+    np.testing.assert_array_equal(added.folds[n:], np.tile(pool.folds[soils], 2))
+    assert (added.dataset[n:] == "datEPO").all() and (added.plant_fraction[n:] == 0).all()
+    with pytest.raises(KeyError):
+        recipe.with_moisture_scans(training, pool, moisture, soils, ["flooded"])
