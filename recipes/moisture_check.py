@@ -29,7 +29,7 @@ air-dry prediction and the share of spectra that ``eospec map``'s masks keep.
 
 Usage::
 
-    python recipes/moisture_check.py                                             # about 6 minutes on 2 cores
+    python recipes/moisture_check.py                                             # 6-7 minutes on 2 cores
     python recipes/moisture_check.py --no-nested --wet-training                  # about 1.5 minutes
     python recipes/moisture_check.py --epo-components 1 --folds 2 --inner-folds 2  # CI size (about 30 s)
 """

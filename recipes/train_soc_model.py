@@ -64,6 +64,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -702,19 +703,23 @@ def _standardise(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     return mean, np.where(scale > 1e-12, scale, 1.0)
 
 
-def _linear_module(
-    candidate: Candidate, mean: FloatArray, scale: FloatArray, weight: FloatArray, bias: float, epo: Epo | None
-) -> SpectralRegressor:
+def _regressor(candidate: Candidate, n_bands: int, epo: Epo | None) -> SpectralRegressor:
+    """The candidate's :class:`SpectralRegressor` (one output) with ``epo`` as its EPO step, if any."""
     module = SpectralRegressor(
-        mean.size,
-        (),
+        n_bands,
+        candidate.hidden,
         1,
         candidate.transform,  # type: ignore[arg-type]
         candidate.snv,
         0 if epo is None else epo.components,
     )
-    if epo is not None:
-        module.set_epo(epo.mean, epo.basis)
+    return module if epo is None else module.set_epo(epo.mean, epo.basis)
+
+
+def _linear_module(
+    candidate: Candidate, mean: FloatArray, scale: FloatArray, weight: FloatArray, bias: float, epo: Epo | None
+) -> SpectralRegressor:
+    module = _regressor(candidate, mean.size, epo)
     with torch.no_grad():
         module.input_mean.copy_(torch.from_numpy(mean))
         module.input_scale.copy_(torch.from_numpy(scale))
@@ -903,16 +908,7 @@ def train_mlp(
     rng = np.random.default_rng(seed)
     x = features(reflectance, candidate.transform, candidate.snv, epo)
     mean, scale = _standardise(x)
-    module = SpectralRegressor(
-        x.shape[1],
-        candidate.hidden,
-        1,
-        candidate.transform,  # type: ignore[arg-type]
-        candidate.snv,
-        epo_components=0 if epo is None else epo.components,
-    )
-    if epo is not None:
-        module.set_epo(epo.mean, epo.basis)
+    module = _regressor(candidate, x.shape[1], epo)
     with torch.no_grad():
         module.input_mean.copy_(torch.from_numpy(mean))
         module.input_scale.copy_(torch.from_numpy(scale))
@@ -1046,6 +1042,11 @@ class Pool:
     def pure(self) -> npt.NDArray[np.bool_]:
         """Rows that are pure lab soils, shape (N,)."""
         return self.plant_fraction == 0.0
+
+    @property
+    def datsoilspc_soils(self) -> npt.NDArray[np.bool_]:
+        """The pure datsoilspc rows, shape (N,): in a :func:`training_pool` that set's rows in order."""
+        return self.pure & (self.dataset == "datsoilspc")
 
     def subset(self, rows: npt.NDArray[np.bool_]) -> Pool:
         """The pool's rows where the bool array ``rows`` (N,) is True."""
@@ -1223,8 +1224,8 @@ def without_soils(pool: Pool, datsoilspc_rows: npt.NDArray[np.int64]) -> Pool:
     The pure datsoilspc rows of a :func:`training_pool` are that set's rows in order (it has no
     held-out fold), so row j is the j-th pure datsoilspc row of ``pool``.
     """
-    groups = pool.group[pool.pure & (pool.dataset == "datsoilspc")]
-    return pool.subset(~np.isin(pool.group, groups[np.asarray(datsoilspc_rows, dtype=np.int64)]))
+    groups = pool.group[pool.datsoilspc_soils][np.asarray(datsoilspc_rows, dtype=np.int64)]
+    return pool.subset(~np.isin(pool.group, groups))
 
 
 def with_moisture_scans(
@@ -1238,8 +1239,8 @@ def with_moisture_scans(
     Raises:
         KeyError: If a scan label is not one of ``moisture.scans``.
     """
-    copies = pool.pure & (pool.dataset == "datsoilspc")
-    groups, folds = pool.group[copies][moisture.matched[soils]], pool.folds[copies][moisture.matched[soils]]
+    rows = moisture.matched[soils]
+    groups, folds = pool.group[pool.datsoilspc_soils][rows], pool.folds[pool.datsoilspc_soils][rows]
     reflectance = np.concatenate([moisture.scans[scan][soils] for scan in scans])
     n = reflectance.shape[0]
     return Pool(
@@ -1295,8 +1296,6 @@ def moisture_cv(
     Raises:
         ValueError: If ``n_folds`` is below 2 or above the number of soils.
     """
-    import warnings
-
     n_soils = moisture.soc.size
     soils = np.arange(n_soils) if soils is None else np.asarray(soils, dtype=np.int64)
     fold = moisture_folds(soils.size, n_folds, seed)
